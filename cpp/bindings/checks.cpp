@@ -1,0 +1,110 @@
+#include "checks.h"
+
+#include <cstddef>
+#include <sstream>
+
+namespace sr_native::bind {
+
+std::string shape_str(const py::array& a) {
+    std::ostringstream s;
+    s << "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+    if (a.ndim() == 1) s << ",";
+    s << ")";
+    return s.str();
+}
+
+std::string type_name(const py::handle& obj) {
+    return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
+}
+
+void raise_value(const std::string& msg) { throw py::value_error(msg); }
+void raise_type(const std::string& msg) { throw py::type_error(msg); }
+
+FloatArray float32_array(const py::handle& obj, const char* op, const char* name) {
+    if (!py::isinstance<py::array>(obj))
+        raise_type(std::string(op) + ": " + name + " must be a numpy.ndarray of float32, got " +
+                   type_name(obj));
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    if (!arr.dtype().is(py::dtype::of<float>()))
+        raise_type(std::string(op) + ": " + name + " must be float32, got " +
+                   py::str(arr.dtype()).cast<std::string>() + " with shape " + shape_str(arr));
+    return FloatArray::ensure(arr);  // copies only when not C-contiguous
+}
+
+FloatArray float32_inplace(const py::handle& obj, const char* op, const char* name) {
+    FloatArray arr = float32_array(obj, op, name);
+    if (!arr.is(obj))
+        raise_value(std::string(op) + ": " + name +
+                    " is updated in place and must be C-contiguous, got strides that are not");
+    if (!arr.writeable())
+        raise_value(std::string(op) + ": " + name + " is updated in place and must be writeable");
+    return arr;
+}
+
+void require_ndim(const py::array& a, int ndim, const char* op, const char* name,
+                  const char* layout) {
+    if (a.ndim() != ndim)
+        raise_value(std::string(op) + ": " + name + " must be " + std::to_string(ndim) + "-D " +
+                    layout + ", got shape " + shape_str(a));
+}
+
+void require_nonempty(const py::array& a, const char* op, const char* name) {
+    for (py::ssize_t i = 0; i < a.ndim(); ++i)
+        if (a.shape(i) == 0)
+            raise_value(std::string(op) + ": " + name + " has a zero-sized dimension, got shape " +
+                        shape_str(a));
+}
+
+void require_same_shape(const py::array& a, const py::array& b, const char* op,
+                        const char* name_a, const char* name_b) {
+    bool same = a.ndim() == b.ndim();
+    for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == b.shape(i);
+    if (!same)
+        raise_value(std::string(op) + ": " + name_b + " must have the shape of " + name_a + " " +
+                    shape_str(a) + ", got " + shape_str(b));
+}
+
+namespace {
+// Byte size of dims * elem_size; SizeOverflowError (MemoryError) if it
+// overflows int64 or exceeds half the address space.
+int64_t checked_bytes(const int64_t* dims, size_t ndim, int64_t elem_size, const char* op) {
+    int64_t total = elem_size;
+    for (size_t i = 0; i < ndim; ++i) {
+        if (dims[i] < 0 || __builtin_mul_overflow(total, dims[i], &total) ||
+            total > PTRDIFF_MAX / 2) {
+            std::ostringstream s;
+            s << op << ": an array of shape (";
+            for (size_t j = 0; j < ndim; ++j) s << (j ? ", " : "") << dims[j];
+            s << ") would need more memory than can be addressed";
+            throw SizeOverflowError(s.str());
+        }
+    }
+    return total;
+}
+}  // namespace
+
+void require_shape(const py::array& a, const std::vector<int64_t>& dims, const char* op,
+                   const char* name, const char* why) {
+    bool same = a.ndim() == static_cast<py::ssize_t>(dims.size());
+    for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == dims[i];
+    if (!same) {
+        std::ostringstream s;
+        s << op << ": " << name << " must have shape (";
+        for (size_t i = 0; i < dims.size(); ++i) s << (i ? ", " : "") << dims[i];
+        s << (dims.size() == 1 ? ",)" : ")") << " " << why << ", got " << shape_str(a);
+        raise_value(s.str());
+    }
+}
+
+int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op) {
+    return checked_bytes(dims.begin(), dims.size(), elem_size, op) / elem_size;
+}
+
+FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op) {
+    checked_bytes(shape.data(), shape.size(), sizeof(float), op);
+    std::vector<py::ssize_t> dims(shape.begin(), shape.end());
+    return FloatArray(dims);
+}
+
+}  // namespace sr_native::bind

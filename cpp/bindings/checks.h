@@ -1,0 +1,52 @@
+// Input validation at the Python boundary. Kernels never validate; every
+// binding checks its arrays here first and raises a typed Python exception
+// that names the op, the argument and what it got.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sr_native::bind {
+
+namespace py = pybind11;
+
+// Becomes MemoryError with this message (registered in module.cpp).
+struct SizeOverflowError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+
+std::string shape_str(const py::array& a);
+std::string type_name(const py::handle& obj);
+
+[[noreturn]] void raise_value(const std::string& msg);
+[[noreturn]] void raise_type(const std::string& msg);
+
+// obj must be a numpy float32 array (TypeError otherwise); returned C-contiguous
+// (a copy when it was not).
+FloatArray float32_array(const py::handle& obj, const char* op, const char* name);
+// Same, but for arrays written in place: must already be C-contiguous and writeable.
+FloatArray float32_inplace(const py::handle& obj, const char* op, const char* name);
+
+void require_ndim(const py::array& a, int ndim, const char* op, const char* name,
+                  const char* layout);
+void require_nonempty(const py::array& a, const char* op, const char* name);
+void require_same_shape(const py::array& a, const py::array& b, const char* op,
+                        const char* name_a, const char* name_b);
+// a must have exactly these dims; `why` says where they come from.
+void require_shape(const py::array& a, const std::vector<int64_t>& dims, const char* op,
+                   const char* name, const char* why);
+
+// Element count of a new array of these dims; MemoryError if its byte size
+// overflows what the address space can hold.
+int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op);
+FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op);
+
+}  // namespace sr_native::bind

@@ -1,0 +1,102 @@
+// Python bindings of conv2d forward and backward.
+#include <algorithm>
+#include <cmath>
+
+#include "checks.h"
+#include "register.h"
+#include "sr_native/kernels.h"
+
+namespace sr_native::bind {
+namespace {
+
+constexpr const char* kNchw = "(N, C, H, W)";
+
+// Checks x and w and returns the shape of the convolution they define.
+Conv2dShape conv_shape(const FloatArray& x, const FloatArray& w, const char* op) {
+    require_ndim(x, 4, op, "x", kNchw);
+    require_ndim(w, 4, op, "w", "(O, C, K, K)");
+    require_nonempty(x, op, "x");
+    require_nonempty(w, op, "w");
+    const int64_t k = w.shape(2);
+    if (w.shape(3) != k)
+        raise_value(std::string(op) + ": w must be square (O, C, K, K), got shape " + shape_str(w));
+    if (k % 2 == 0 || k > 9)
+        raise_value(std::string(op) + ": kernel size must be odd and from 1 to 9, got w shape " +
+                    shape_str(w));
+    if (w.shape(1) != x.shape(1))
+        raise_value(std::string(op) + ": w has " + std::to_string(w.shape(1)) +
+                    " input channels but x has " + std::to_string(x.shape(1)) + " (x shape " +
+                    shape_str(x) + ", w shape " + shape_str(w) + ")");
+    return Conv2dShape{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k};
+}
+
+FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
+                  bool relu, const py::object& residual_obj, double res_scale, bool reference) {
+    const char* op = "conv2d";
+    FloatArray x = float32_array(x_obj, op, "x");
+    FloatArray w = float32_array(w_obj, op, "w");
+    const Conv2dShape s = conv_shape(x, w, op);
+    if (!std::isfinite(res_scale))
+        raise_value(std::string(op) + ": res_scale must be finite, got " + std::to_string(res_scale));
+
+    Conv2dEpilogue e;
+    e.relu = relu;
+    e.res_scale = static_cast<float>(res_scale);
+    FloatArray b, residual;
+    if (!b_obj.is_none()) {
+        b = float32_array(b_obj, op, "b");
+        require_shape(b, {s.o}, op, "b", "(w's output channels)");
+        e.bias = b.data();
+    }
+    FloatArray y = new_float_array({s.n, s.o, s.h, s.w}, op);
+    if (!residual_obj.is_none()) {
+        residual = float32_array(residual_obj, op, "residual");
+        require_shape(residual, {s.n, s.o, s.h, s.w}, op, "residual", "(the output's shape)");
+        e.residual = residual.data();
+    }
+    {
+        py::gil_scoped_release release;
+        if (reference) ref::conv2d_forward(x.data(), w.data(), y.mutable_data(), s, e);
+        else conv2d_forward(x.data(), w.data(), y.mutable_data(), s, e);
+    }
+    return y;
+}
+
+py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
+                             const py::object& dy_obj, bool reference) {
+    const char* op = "conv2d_backward";
+    FloatArray x = float32_array(x_obj, op, "x");
+    FloatArray w = float32_array(w_obj, op, "w");
+    FloatArray dy = float32_array(dy_obj, op, "dy");
+    const Conv2dShape s = conv_shape(x, w, op);
+    require_shape(dy, {s.n, s.o, s.h, s.w}, op, "dy", "(the conv2d output's shape)");
+    FloatArray dx = new_float_array({s.n, s.c, s.h, s.w}, op);
+    FloatArray dw = new_float_array({s.o, s.c, s.k, s.k}, op);
+    FloatArray db = new_float_array({s.o}, op);
+    {
+        py::gil_scoped_release release;
+        std::fill_n(dw.mutable_data(), dw.size(), 0.0f);  // parameter gradients accumulate
+        std::fill_n(db.mutable_data(), db.size(), 0.0f);
+        if (reference)
+            ref::conv2d_backward(x.data(), w.data(), dy.data(), dx.mutable_data(),
+                                 dw.mutable_data(), db.mutable_data(), s);
+        else
+            conv2d_backward(x.data(), w.data(), dy.data(), dx.mutable_data(), dw.mutable_data(),
+                            db.mutable_data(), s);
+    }
+    return py::make_tuple(dx, dw, db);
+}
+
+}  // namespace
+
+void register_conv2d(py::module_& m) {
+    m.def("conv2d", &conv2d, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
+          py::kw_only(), py::arg("relu") = false, py::arg("residual") = py::none(),
+          py::arg("res_scale") = 1.0, py::arg("reference") = false,
+          "y = residual + res_scale * act(conv(x, w) + b); see sr_native.ops.conv2d.");
+    m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"),
+          py::kw_only(), py::arg("reference") = false,
+          "(dx, dw, db) of y = conv(x, w) + b; see sr_native.ops.conv2d_backward.");
+}
+
+}  // namespace sr_native::bind

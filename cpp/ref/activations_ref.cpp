@@ -1,0 +1,45 @@
+// Reference ReLU and PReLU, forward and backward.
+#include "sr_native/kernels.h"
+
+namespace sr_native::ref {
+
+void relu_forward(const float* x, float* y, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(const float* x, const float* dy, float* dx, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void prelu_forward(const float* x, const float* alpha, float* y, int64_t n, int64_t c,
+                   int64_t hw, int64_t num_alpha) {
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t ch = 0; ch < c; ++ch) {
+            const float a = alpha[num_alpha == 1 ? 0 : ch];
+            const int64_t base = (b * c + ch) * hw;
+            for (int64_t i = 0; i < hw; ++i) {
+                const float v = x[base + i];
+                y[base + i] = v > 0.0f ? v : a * v;
+            }
+        }
+}
+
+void prelu_backward(const float* x, const float* alpha, const float* dy, float* dx,
+                    float* dalpha, int64_t n, int64_t c, int64_t hw, int64_t num_alpha) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+        const int64_t ai = num_alpha == 1 ? 0 : ch;
+        const float a = alpha[ai];
+        double da = 0.0;
+        for (int64_t b = 0; b < n; ++b) {
+            const int64_t base = (b * c + ch) * hw;
+            for (int64_t i = 0; i < hw; ++i) {
+                const float v = x[base + i];
+                if (dx) dx[base + i] = v > 0.0f ? dy[base + i] : a * dy[base + i];
+                if (v <= 0.0f) da += static_cast<double>(v) * dy[base + i];
+            }
+        }
+        if (dalpha) dalpha[ai] += static_cast<float>(da);
+    }
+}
+
+}  // namespace sr_native::ref

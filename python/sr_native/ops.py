@@ -1,0 +1,132 @@
+"""The compiled kernels on numpy arrays: float32, NCHW, batch N >= 1.
+
+Every function validates its input and raises TypeError (wrong type or dtype),
+ValueError (wrong ndim, mismatched shapes, zero-sized dimensions, bad factors)
+or MemoryError (a result too large to address), naming the argument and the
+shape it got. Non-contiguous input is copied. The GIL is released while a
+kernel runs. `reference=True` runs the plain reference kernel instead of the
+fast one (``sr_native.ref`` has the same functions with that default).
+
+Gradient convention: backward functions return fresh arrays; dx is the
+gradient of the input, dw/db/dalpha those of the parameters.
+"""
+
+from . import _core
+
+
+def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, reference=False):
+    """2-D convolution, stride 1, zero "same" padding, with a fused epilogue.
+
+    Args:
+        x: (N, C, H, W) float32.
+        w: (O, C, K, K) float32, K odd from 1 to 9.
+        b: optional (O,) bias.
+        relu: apply ReLU to conv(x) + b.
+        residual: optional (N, O, H, W); the result is residual + res_scale * t.
+        res_scale: scale of t = act(conv(x) + b) (applies with or without residual).
+
+    Returns:
+        y (N, O, H, W) = residual + res_scale * act(conv(x, w) + b).
+    """
+    return _core.conv2d(x, w, b, relu=bool(relu), residual=residual,
+                        res_scale=float(res_scale), reference=reference)
+
+
+def conv2d_backward(x, w, dy, *, reference=False):
+    """Gradients of y = conv2d(x, w, b) (no epilogue) given dy = dL/dy.
+
+    Returns:
+        (dx, dw, db) with the shapes of x (N, C, H, W), w (O, C, K, K) and b (O,).
+    """
+    return _core.conv2d_backward(x, w, dy, reference=reference)
+
+
+def pixel_shuffle(x, r, *, reference=False):
+    """(N, C*r*r, H, W) -> (N, C, H*r, W*r) in PyTorch's channel order:
+    out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact."""
+    return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), reference=reference)
+
+
+def pixel_unshuffle(x, r, *, reference=False):
+    """(N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of pixel_shuffle. Bit-exact."""
+    return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), reference=reference)
+
+
+def relu(x, *, reference=False):
+    """max(x, 0), any shape."""
+    return _core.relu(x, reference=reference)
+
+
+def relu_backward(x, dy, *, reference=False):
+    """dx = dy where x > 0, else 0 (the gradient at 0 is taken as 0)."""
+    return _core.relu_backward(x, dy, reference=reference)
+
+
+def prelu(x, alpha, *, reference=False):
+    """x where x > 0, else alpha[c] * x; x is (N, C, ...), alpha (1,) or (C,)."""
+    return _core.prelu(x, alpha, reference=reference)
+
+
+def prelu_backward(x, alpha, dy, *, reference=False):
+    """(dx, dalpha) of prelu."""
+    return _core.prelu_backward(x, alpha, dy, reference=reference)
+
+
+def l1_loss(pred, target, *, reference=False):
+    """mean(|pred - target|) as a Python float (accumulated in double)."""
+    return _core.l1_loss(pred, target, reference=reference)
+
+
+def l1_loss_backward(pred, target, grad_scale=1.0, *, reference=False):
+    """grad_scale * d l1_loss / d pred = grad_scale * sign(pred - target) / count."""
+    return _core.l1_loss_backward(pred, target, float(grad_scale), reference=reference)
+
+
+def mse_loss(pred, target, *, reference=False):
+    """mean((pred - target)**2) as a Python float (accumulated in double)."""
+    return _core.mse_loss(pred, target, reference=reference)
+
+
+def mse_loss_backward(pred, target, grad_scale=1.0, *, reference=False):
+    """grad_scale * 2 * (pred - target) / count."""
+    return _core.mse_loss_backward(pred, target, float(grad_scale), reference=reference)
+
+
+def add_scaled(a, b, alpha=1.0, *, reference=False):
+    """a + alpha * b, same shapes."""
+    return _core.add_scaled(a, b, float(alpha), reference=reference)
+
+
+def channel_affine(x, scale, shift, *, reference=False):
+    """x * scale[c] + shift[c] on (N, C, H, W): input normalisation (mean shift)."""
+    return _core.channel_affine(x, scale, shift, reference=reference)
+
+
+def channel_sum(x, *, reference=False):
+    """Sum over N, H and W of (N, C, H, W): (C,). Bias gradients."""
+    return _core.channel_sum(x, reference=reference)
+
+
+def adam_step(param, grad, m, v, *, lr, step, beta1=0.9, beta2=0.999, eps=1e-8,
+              weight_decay=0.0, reference=False):
+    """One Adam step (PyTorch's update, with bias correction), in place on param, m, v.
+
+    param, m and v must be C-contiguous, writeable float32 arrays of one shape;
+    step counts from 1.
+    """
+    _core.adam_step(param, grad, m, v, lr=float(lr), beta1=float(beta1), beta2=float(beta2),
+                    eps=float(eps), weight_decay=float(weight_decay), step=_int(step, "adam_step", "step"),
+                    reference=reference)
+
+
+def _int(value, op, name):
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__}")
+    return int(value.__index__())
+
+
+def _factor(r, op):
+    r = _int(r, op, "r")
+    if r < 1:
+        raise ValueError(f"{op}: r must be a positive integer, got {r}")
+    return r

@@ -1,0 +1,21 @@
+"""The ops of ``sr_native.ops`` run through the plain reference kernels.
+
+Straight from the math with double accumulators and never optimised: the
+ground truth the fast kernels are tested against. Same signatures as ops.
+"""
+
+import functools
+
+from . import ops as _ops
+
+_NAMES = [
+    "conv2d", "conv2d_backward", "pixel_shuffle", "pixel_unshuffle", "relu", "relu_backward",
+    "prelu", "prelu_backward", "l1_loss", "l1_loss_backward", "mse_loss", "mse_loss_backward",
+    "add_scaled", "channel_affine", "channel_sum", "adam_step",
+]
+
+for _name in _NAMES:
+    _fast = getattr(_ops, _name)
+    globals()[_name] = functools.update_wrapper(functools.partial(_fast, reference=True), _fast)
+
+__all__ = list(_NAMES)
