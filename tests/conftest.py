@@ -1,0 +1,51 @@
+"""Shared fixtures: the shared data folder, PyTorch when installed, and a
+fixture that runs a test once per instruction set this CPU supports."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sr_native
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_path():
+    """../shared/data beside the checkout, or $SR_NATIVE_SHARED_DATA."""
+    env = os.environ.get("SR_NATIVE_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    path = shared_data_path()
+    if not (path / "set5").is_dir():
+        pytest.skip(f"evaluation data not found at {path} (a fresh clone has no ../shared; "
+                    "set SR_NATIVE_SHARED_DATA to point at it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def torch():
+    try:
+        import torch as torch_module
+    except ImportError:
+        pytest.skip("PyTorch is not installed; this cross-check needs it (.ci/run installs torch==2.13.0)")
+    torch_module.set_num_threads(2)
+    return torch_module
+
+
+@pytest.fixture(params=sr_native.supported_isas())
+def isa(request):
+    """Runs the test with the fast kernels on each instruction set this CPU has."""
+    before = sr_native.get_isa()
+    sr_native.set_isa(request.param)
+    yield request.param
+    sr_native.set_isa(before)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
