@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +37,8 @@ def test_isa_can_be_lowered_and_restored():
 
 
 def run_python(code, **env):
-    full_env = dict(os.environ, **env)
+    package_root = str(Path(sr_native.__file__).resolve().parents[1])
+    full_env = dict(os.environ, PYTHONPATH=package_root, **env)
     out = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
                          text=True, check=True)
     return out.stdout.strip()
