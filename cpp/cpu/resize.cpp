@@ -13,8 +13,11 @@
 //  - columns first: each input row is resized horizontally into a float
 //    intermediate image, then each output row is combined vertically.
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "resize_rows.h"
@@ -24,7 +27,7 @@
 namespace sr_native {
 namespace {
 
-constexpr int kSlack = 16;  // floats past the end of every row buffer
+constexpr int kSlack = resize_rows::kRowSlack;  // floats past the end of every row buffer
 
 // One axis as contiguous windows: output o reads input first[o] .. first[o]+taps-1.
 struct Window {
@@ -32,7 +35,64 @@ struct Window {
     std::vector<int64_t> first;
     std::vector<float> w;      // out_len * taps
     std::vector<float> wpair;  // see resize_rows.h
+    // 16-value groups of the horizontal pass (resize_rows::HorzPlan), AVX-512 only.
+    std::vector<int64_t> gbase;
+    std::vector<int32_t> gpat;
+    std::vector<int32_t> pidx;
+    std::vector<uint8_t> pmode;
+    std::vector<float> pw;
+
+    resize_rows::HorzPlan horz_plan(int64_t out_len, int c) const {
+        return {taps, c, out_len, first.data(), w.data(), wpair.data(),
+                static_cast<int64_t>(gpat.size()), gbase.data(), gpat.data(), pidx.data(),
+                pmode.data(), pw.data()};
+    }
 };
+
+// Output values (pixel o, channel ch) in groups of 16: each group reads one
+// stretch of the row per tap, so one or two vector loads and a permutation
+// replace a gather.
+void make_groups(Window& win, int64_t out_len, int64_t c) {
+    const int64_t n = out_len * c, groups = (n + 15) / 16;
+    const int taps = win.taps;
+    win.gbase.assign(groups, 0);
+    win.gpat.assign(groups, 0);
+    win.pidx.clear();
+    win.pmode.clear();
+    win.pw.clear();
+    std::map<std::string, int32_t> seen;  // pattern bytes -> pattern number
+    std::vector<int32_t> idx(16);
+    std::vector<float> wts(static_cast<size_t>(taps) * 16);
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t e0 = g * 16, count = std::min<int64_t>(16, n - e0);
+        int64_t base = INT64_MAX, span = 0;
+        for (int64_t l = 0; l < count; ++l) {
+            const int64_t e = e0 + l;
+            base = std::min(base, win.first[e / c] * c + e % c);
+        }
+        std::fill(idx.begin(), idx.end(), 0);
+        std::fill(wts.begin(), wts.end(), 0.0f);
+        for (int64_t l = 0; l < count; ++l) {
+            const int64_t e = e0 + l, o = e / c, rel = win.first[o] * c + e % c - base;
+            span = std::max(span, rel + 1);
+            idx[l] = static_cast<int32_t>(std::min<int64_t>(rel, 31));
+            for (int t = 0; t < taps; ++t) wts[t * 16 + l] = win.w[o * taps + t];
+        }
+        const uint8_t mode = span <= 16 ? 0 : (span <= 32 ? 1 : 2);
+        std::string key(1, static_cast<char>(mode));
+        key.append(reinterpret_cast<const char*>(idx.data()), idx.size() * sizeof(int32_t));
+        key.append(reinterpret_cast<const char*>(wts.data()), wts.size() * sizeof(float));
+        auto it = seen.find(key);
+        if (it == seen.end()) {
+            it = seen.emplace(std::move(key), static_cast<int32_t>(win.pmode.size())).first;
+            win.pmode.push_back(mode);
+            win.pidx.insert(win.pidx.end(), idx.begin(), idx.end());
+            win.pw.insert(win.pw.end(), wts.begin(), wts.end());
+        }
+        win.gbase[g] = base;
+        win.gpat[g] = it->second;
+    }
+}
 
 Window make_window(int64_t in_len, int64_t out_len, double scale, ResizeMethod method,
                    bool antialias) {
@@ -66,9 +126,10 @@ Window make_window(int64_t in_len, int64_t out_len, double scale, ResizeMethod m
     return win;
 }
 
-resize_rows::Kernels pick_kernels() {
+resize_rows::Kernels pick_kernels(Isa isa) {
 #if defined(SR_NATIVE_X86)
-    if (active_isa() != Isa::generic) return resize_rows::avx2_kernels();
+    if (isa == Isa::avx512) return resize_rows::avx512_kernels();
+    if (isa == Isa::avx2) return resize_rows::avx2_kernels();
 #endif
     return resize_rows::generic_kernels();
 }
@@ -95,26 +156,29 @@ void store_row(const float* src, T* dst, int64_t n) {
 
 template <class T>
 void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, bool antialias) {
-    const resize_rows::Kernels k = pick_kernels();
+    const Isa isa = active_isa();
+    const resize_rows::Kernels k = pick_kernels(isa);
     const Window wv = make_window(s.in_h, s.out_h, s.scale_h, method, antialias);
-    const Window wh = make_window(s.in_w, s.out_w, s.scale_w, method, antialias);
+    Window wh = make_window(s.in_w, s.out_w, s.scale_w, method, antialias);
+    if (isa == Isa::avx512) make_groups(wh, s.out_w, s.c);
+    const resize_rows::HorzPlan hp = wh.horz_plan(s.out_w, static_cast<int>(s.c));
     const int64_t c = s.c, in_row = s.in_w * c, out_row = s.out_w * c;
     const float maxval = Traits<T>::maxval;
     const bool parallel = s.out_h * out_row > 32768;
 
     auto horz_to = [&](const float* buf, float* fbuf, T* dst) {
         if constexpr (std::is_same_v<T, uint8_t>) {
-            k.horz_u8(buf, wh.first.data(), wh.w.data(), wh.wpair.data(), wh.taps, s.out_w,
-                      static_cast<int>(c), dst);
+            k.horz_u8(buf, hp, dst);
         } else {
-            k.horz_f32(buf, wh.first.data(), wh.w.data(), wh.wpair.data(), wh.taps, s.out_w,
-                       static_cast<int>(c), maxval, fbuf);
+            k.horz_f32(buf, hp, maxval, fbuf);
             store_row(fbuf, dst, out_row);
         }
     };
 
     if (!(s.scale_w < s.scale_h)) {
-        // Rows first, fused per output row.
+        // Rows first, fused per output row. (Converting each integer input
+        // row to float once, in a ring of rows, was slower: the float rows
+        // fall out of L1 where the uint8 rows stay.)
 #pragma omp parallel num_threads(get_num_threads()) if (parallel)
         {
             std::vector<float> buf(static_cast<size_t>(in_row + kSlack), 0.0f);
@@ -141,8 +205,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
         for (int64_t iy = 0; iy < s.in_h; ++iy) {
             const T* row = x + iy * in_row;
             vert(k, &row, &one, 1, in_row, 0.0f, buf.data());  // T -> float
-            k.horz_f32(buf.data(), wh.first.data(), wh.w.data(), wh.wpair.data(), wh.taps,
-                       s.out_w, static_cast<int>(c), maxval, fbuf.data());
+            k.horz_f32(buf.data(), hp, maxval, fbuf.data());
             std::memcpy(&mid[iy * out_row], fbuf.data(), out_row * sizeof(float));
         }
         std::vector<const float*> rows(wv.taps);
@@ -204,8 +267,11 @@ void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, 
     vert_generic(r, w, t, n, m, o);
 }
 
-void horz_f32(const float* row, const int64_t* first, const float* w, const float*, int taps,
-              int64_t out_w, int c, float maxval, float* out) {
+void horz_f32(const float* row, const HorzPlan& p, float maxval, float* out) {
+    const int64_t* first = p.first;
+    const float* w = p.w;
+    const int taps = p.taps, c = p.c;
+    const int64_t out_w = p.out_w;
     for (int64_t o = 0; o < out_w; ++o) {
         const float* src = row + first[o] * c;
         const float* wo = w + o * taps;
@@ -217,8 +283,11 @@ void horz_f32(const float* row, const int64_t* first, const float* w, const floa
     }
 }
 
-void horz_u8(const float* row, const int64_t* first, const float* w, const float*, int taps,
-             int64_t out_w, int c, uint8_t* out) {
+void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
+    const int64_t* first = p.first;
+    const float* w = p.w;
+    const int taps = p.taps, c = p.c;
+    const int64_t out_w = p.out_w;
     for (int64_t o = 0; o < out_w; ++o) {
         const float* src = row + first[o] * c;
         const float* wo = w + o * taps;

@@ -1,2 +1,178 @@
+// AVX2 + FMA row kernels of the fast resize (see resize_rows.h). Everything
+// here lives in resize_rows::avx2 and instantiates no std templates: this file
+// is compiled with -mavx2 and must not hand the linker an AVX copy of a
+// function the baseline code also uses.
+#include <immintrin.h>
+
 #include "resize_rows.h"
-namespace sr_native::resize_rows { Kernels avx2_kernels() { return generic_kernels(); } }
+
+namespace sr_native::resize_rows {
+namespace avx2 {
+namespace {
+
+inline float finish1(float v, float maxval) {
+    if (maxval > 0.0f) {
+        v = v < 0.0f ? 0.0f : (v > maxval ? maxval : v);
+        v = static_cast<float>(static_cast<int32_t>(v + 0.5f));  // v >= 0: truncation is floor
+    }
+    return v;
+}
+
+// Clamp to [0, maxval] and round half up (as finish1), 8 lanes.
+inline __m256 finish8(__m256 v, __m256 maxv) {
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), maxv);
+    return _mm256_floor_ps(_mm256_add_ps(v, _mm256_set1_ps(0.5f)));
+}
+
+inline __m256 load8(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m256 load8(const uint16_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+
+// Vertical taps, 16 values per step (two accumulators), then 8, then scalar.
+template <class T>
+void vert(const T* const* rows, const float* w, int taps, int64_t n, float maxval, float* out) {
+    const bool rnd = maxval > 0.0f;
+    const __m256 maxv = _mm256_set1_ps(maxval);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (int t = 0; t < taps; ++t) {
+            const __m256 wt = _mm256_broadcast_ss(w + t);
+            a0 = _mm256_fmadd_ps(load8(rows[t] + i), wt, a0);
+            a1 = _mm256_fmadd_ps(load8(rows[t] + i + 8), wt, a1);
+        }
+        if (rnd) { a0 = finish8(a0, maxv); a1 = finish8(a1, maxv); }
+        _mm256_storeu_ps(out + i, a0);
+        _mm256_storeu_ps(out + i + 8, a1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < taps; ++t)
+            a0 = _mm256_fmadd_ps(load8(rows[t] + i), _mm256_broadcast_ss(w + t), a0);
+        _mm256_storeu_ps(out + i, rnd ? finish8(a0, maxv) : a0);
+    }
+    for (; i < n; ++i) {
+        float acc = 0.0f;
+        for (int t = 0; t < taps; ++t) acc = __builtin_fmaf(w[t], static_cast<float>(rows[t][i]), acc);
+        out[i] = finish1(acc, maxval);
+    }
+}
+
+// One output pixel, any c (tails and c other than 3 and 4).
+inline void horz_pixel(const float* row, const int64_t* first, const float* w, int taps,
+                       int64_t o, int c, float maxval, float* dst) {
+    const float* src = row + first[o] * c;
+    const float* wo = w + o * taps;
+    for (int ch = 0; ch < c; ++ch) {
+        float acc = 0.0f;
+        for (int t = 0; t < taps; ++t) acc = __builtin_fmaf(wo[t], src[t * c + ch], acc);
+        dst[ch] = finish1(acc, maxval);
+    }
+}
+
+// Output pixels o and o+1 (c = 3 or 4) in one register: low 4 lanes pixel o,
+// high 4 lanes pixel o+1; for c = 3 lane 3 of each half is junk (the next
+// input value), never mixed into the others.
+inline __m256 horz_pair(const float* row, const int64_t* first, const float* wpair, int taps,
+                        int64_t o, int c) {
+    const float* p0 = row + first[o] * c;
+    const float* p1 = row + first[o + 1] * c;
+    const float* wp = wpair + (o / 2) * taps * 8;
+    __m256 acc = _mm256_setzero_ps();
+    for (int t = 0; t < taps; ++t) {
+        const __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p0 + t * c)),
+                                              _mm_loadu_ps(p1 + t * c), 1);
+        acc = _mm256_fmadd_ps(v, _mm256_loadu_ps(wp + t * 8), acc);
+    }
+    return acc;
+}
+
+void horz_f32(const float* row, const HorzPlan& p, float maxval, float* out) {
+    const int64_t* first = p.first;
+    const float *w = p.w, *wpair = p.wpair;
+    const int taps = p.taps, c = p.c;
+    const int64_t out_w = p.out_w;
+    int64_t o = 0;
+    if (c == 3 || c == 4) {
+        const bool rnd = maxval > 0.0f;
+        const __m256 maxv = _mm256_set1_ps(maxval);
+        for (; o + 2 <= out_w; o += 2) {
+            __m256 v = horz_pair(row, first, wpair, taps, o, c);
+            if (rnd) v = finish8(v, maxv);
+            // In order, so pixel o+1 overwrites the junk lane of pixel o (c = 3);
+            // the last junk lane lands in the caller's slack.
+            _mm_storeu_ps(out + o * c, _mm256_castps256_ps128(v));
+            _mm_storeu_ps(out + (o + 1) * c, _mm256_extractf128_ps(v, 1));
+        }
+    }
+    for (; o < out_w; ++o) horz_pixel(row, first, w, taps, o, c, maxval, out + o * c);
+}
+
+// Four rounded pixels (two pairs) as 4 x 4 bytes in pixel order.
+inline __m128i pack4(__m256 a, __m256 b) {
+    const __m256i ab = _mm256_packs_epi32(_mm256_cvttps_epi32(a), _mm256_cvttps_epi32(b));
+    const __m256i bytes = _mm256_packus_epi16(ab, ab);  // lane 0: p0 p2 .., lane 1: p1 p3 ..
+    return _mm_unpacklo_epi32(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
+}
+
+void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
+    const int64_t* first = p.first;
+    const float *w = p.w, *wpair = p.wpair;
+    const int taps = p.taps, c = p.c;
+    const int64_t out_w = p.out_w;
+    int64_t o = 0;
+    if (c == 3 || c == 4) {
+        const __m256 maxv = _mm256_set1_ps(255.0f);
+        const __m128i squeeze3 = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+        for (; o + 4 <= out_w; o += 4) {
+            const __m256 a = finish8(horz_pair(row, first, wpair, taps, o, c), maxv);
+            const __m256 b = finish8(horz_pair(row, first, wpair, taps, o + 2, c), maxv);
+            __m128i px = pack4(a, b);
+            if (c == 4) {
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out + o * 4), px);
+            } else {
+                px = _mm_shuffle_epi8(px, squeeze3);  // 12 bytes: exactly 4 pixels
+                _mm_storel_epi64(reinterpret_cast<__m128i*>(out + o * 3), px);
+                const int32_t last = _mm_extract_epi32(px, 2);
+                __builtin_memcpy(out + o * 3 + 8, &last, 4);
+            }
+        }
+    }
+    float px[64];
+    for (; o < out_w; ++o) {
+        if (c <= 64) {
+            horz_pixel(row, first, w, taps, o, c, 255.0f, px);
+            for (int ch = 0; ch < c; ++ch) out[o * c + ch] = static_cast<uint8_t>(px[ch]);
+        } else {  // wide pixels: one channel at a time
+            const float* src = row + first[o] * c;
+            for (int ch = 0; ch < c; ++ch) {
+                float acc = 0.0f;
+                for (int t = 0; t < taps; ++t) acc = __builtin_fmaf(w[o * taps + t], src[t * c + ch], acc);
+                out[o * c + ch] = static_cast<uint8_t>(finish1(acc, 255.0f));
+            }
+        }
+    }
+}
+
+void vert_u8(const uint8_t* const* r, const float* w, int t, int64_t n, float m, float* o) {
+    vert(r, w, t, n, m, o);
+}
+void vert_u16(const uint16_t* const* r, const float* w, int t, int64_t n, float m, float* o) {
+    vert(r, w, t, n, m, o);
+}
+void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, float* o) {
+    vert(r, w, t, n, m, o);
+}
+
+}  // namespace
+}  // namespace avx2
+
+Kernels avx2_kernels() {
+    return {avx2::vert_u8, avx2::vert_u16, avx2::vert_f32, avx2::horz_f32, avx2::horz_u8};
+}
+
+}  // namespace sr_native::resize_rows

@@ -1,0 +1,204 @@
+// AVX-512 row kernels of the fast resize (see resize_rows.h). The horizontal
+// pass works on groups of 16 consecutive output values of the interleaved row
+// (any channel count): per tap one or two loads of the input row, a lane
+// permutation (vpermps / vpermt2ps) and an FMA, then 16 contiguous results.
+// Everything lives in resize_rows::avx512 and instantiates no std templates
+// (this file is compiled with AVX-512 flags; ODR).
+#include <immintrin.h>
+
+#include "resize_rows.h"
+
+namespace sr_native::resize_rows {
+namespace avx512 {
+namespace {
+
+inline float finish1(float v, float maxval) {
+    if (maxval > 0.0f) {
+        v = v < 0.0f ? 0.0f : (v > maxval ? maxval : v);
+        v = static_cast<float>(static_cast<int32_t>(v + 0.5f));  // v >= 0: truncation is floor
+    }
+    return v;
+}
+
+// Clamp to [0, maxval] and round half up, 16 lanes.
+inline __m512 finish16(__m512 v, __m512 maxv) {
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), maxv);
+    return _mm512_roundscale_ps(_mm512_add_ps(v, _mm512_set1_ps(0.5f)),
+                                _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
+inline __m512 load16(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m512 load16(const uint16_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+}
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+
+template <class T>
+void vert(const T* const* rows, const float* w, int taps, int64_t n, float maxval, float* out) {
+    const bool rnd = maxval > 0.0f;
+    const __m512 maxv = _mm512_set1_ps(maxval);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (int t = 0; t < taps; ++t) {
+            const __m512 wt = _mm512_set1_ps(w[t]);
+            a0 = _mm512_fmadd_ps(load16(rows[t] + i), wt, a0);
+            a1 = _mm512_fmadd_ps(load16(rows[t] + i + 16), wt, a1);
+        }
+        if (rnd) { a0 = finish16(a0, maxv); a1 = finish16(a1, maxv); }
+        _mm512_storeu_ps(out + i, a0);
+        _mm512_storeu_ps(out + i + 16, a1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a0 = _mm512_setzero_ps();
+        for (int t = 0; t < taps; ++t) a0 = _mm512_fmadd_ps(load16(rows[t] + i), _mm512_set1_ps(w[t]), a0);
+        _mm512_storeu_ps(out + i, rnd ? finish16(a0, maxv) : a0);
+    }
+    for (; i < n; ++i) {
+        float acc = 0.0f;
+        for (int t = 0; t < taps; ++t) acc = __builtin_fmaf(w[t], static_cast<float>(rows[t][i]), acc);
+        out[i] = finish1(acc, maxval);
+    }
+}
+
+// One output value e (pixel e / c, channel e % c), for groups too spread out.
+inline float horz_value(const float* row, const HorzPlan& p, int64_t e) {
+    const int64_t o = e / p.c, ch = e % p.c;
+    const float* src = row + p.first[o] * p.c + ch;
+    const float* wo = p.w + o * p.taps;
+    float acc = 0.0f;
+    for (int t = 0; t < p.taps; ++t) acc = __builtin_fmaf(wo[t], src[t * p.c], acc);
+    return acc;
+}
+
+// The 16 raw sums of group g (modes 0 and 1). TAPS > 0: tap count known at
+// compile time (unrolled); 0: p.taps. Two accumulators (even and odd taps)
+// halve the FMA dependency chain.
+template <int TAPS>
+inline __m512 horz_group(const float* row, const HorzPlan& p, int64_t base, int q, int c) {
+    const int taps = TAPS > 0 ? TAPS : p.taps;
+    const __m512i idx = _mm512_loadu_si512(p.pidx + q * 16);
+    const float* src = row + base;
+    const float* wq = p.pw + static_cast<int64_t>(q) * taps * 16;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    if (p.pmode[q] == 0) {
+        int t = 0;
+        for (; t + 2 <= taps; t += 2) {
+            const __m512 v0 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(src + t * c));
+            const __m512 v1 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(src + (t + 1) * c));
+            acc0 = _mm512_fmadd_ps(v0, _mm512_loadu_ps(wq + t * 16), acc0);
+            acc1 = _mm512_fmadd_ps(v1, _mm512_loadu_ps(wq + (t + 1) * 16), acc1);
+        }
+        if (t < taps)
+            acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, _mm512_loadu_ps(src + t * c)),
+                                   _mm512_loadu_ps(wq + t * 16), acc0);
+    } else {
+        for (int t = 0; t < taps; ++t) {
+            const float* s = src + t * c;
+            const __m512 v = _mm512_permutex2var_ps(_mm512_loadu_ps(s), idx, _mm512_loadu_ps(s + 16));
+            if (t % 2 == 0) acc0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(wq + t * 16), acc0);
+            else acc1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(wq + t * 16), acc1);
+        }
+    }
+    return _mm512_add_ps(acc0, acc1);
+}
+
+template <int TAPS>
+void horz_f32_t(const float* row, const HorzPlan& p, float maxval, float* out) {
+    const int64_t n = p.out_w * p.c;
+    const bool rnd = maxval > 0.0f;
+    const __m512 maxv = _mm512_set1_ps(maxval);
+    for (int64_t g = 0; g < p.groups; ++g) {
+        const int64_t e0 = g * 16;
+        const int q = p.gpat[g];
+        if (p.pmode[q] == 2) {
+            const int64_t end = e0 + 16 < n ? e0 + 16 : n;
+            for (int64_t e = e0; e < end; ++e) out[e] = finish1(horz_value(row, p, e), maxval);
+            continue;
+        }
+        const __m512 v = horz_group<TAPS>(row, p, p.gbase[g], q, p.c);
+        _mm512_storeu_ps(out + e0, rnd ? finish16(v, maxv) : v);  // padding lanes land in the slack
+    }
+}
+
+// Round half up and saturate to bytes: floor(v + 0.5) by the conversion's
+// rounding mode, negatives to 0 by a signed max, > 255 by the unsigned narrowing.
+inline __m128i to_u8(__m512 v) {
+    const __m512i i = _mm512_cvt_roundps_epi32(_mm512_add_ps(v, _mm512_set1_ps(0.5f)),
+                                               _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    return _mm512_cvtusepi32_epi8(_mm512_max_epi32(i, _mm512_setzero_si512()));
+}
+
+template <int TAPS>
+void horz_u8_t(const float* row, const HorzPlan& p, uint8_t* out) {
+    // Plan fields in locals: the byte stores below may alias anything, so the
+    // compiler would otherwise reload them for every group.
+    const int64_t n = p.out_w * p.c, groups = p.groups;
+    const int64_t* gbase = p.gbase;
+    const int32_t* gpat = p.gpat;
+    const uint8_t* pmode = p.pmode;
+    const int c = p.c;
+    const int64_t full = n / 16;  // groups with 16 values
+    int64_t g = 0;
+    for (; g + 2 <= full; g += 2) {  // two groups in flight for more ILP
+        const int q0 = gpat[g], q1 = gpat[g + 1];
+        if ((pmode[q0] | pmode[q1]) >= 2) break;
+        const __m512 v0 = horz_group<TAPS>(row, p, gbase[g], q0, c);
+        const __m512 v1 = horz_group<TAPS>(row, p, gbase[g + 1], q1, c);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + g * 16), to_u8(v0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + g * 16 + 16), to_u8(v1));
+    }
+    for (; g < groups; ++g) {
+        const int64_t e0 = g * 16;
+        const int64_t count = n - e0 < 16 ? n - e0 : 16;
+        const int q = gpat[g];
+        if (pmode[q] == 2) {
+            for (int64_t e = e0; e < e0 + count; ++e)
+                out[e] = static_cast<uint8_t>(finish1(horz_value(row, p, e), 255.0f));
+            continue;
+        }
+        const __m128i bytes = to_u8(horz_group<TAPS>(row, p, gbase[g], q, c));
+        if (count == 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + e0), bytes);
+        else _mm_mask_storeu_epi8(out + e0, static_cast<__mmask16>((1u << count) - 1), bytes);
+    }
+}
+
+// Unrolled bodies for the common tap counts (bilinear 2, bicubic 4, lanczos3 6).
+void horz_f32(const float* row, const HorzPlan& p, float maxval, float* out) {
+    switch (p.taps) {
+        case 2: return horz_f32_t<2>(row, p, maxval, out);
+        case 4: return horz_f32_t<4>(row, p, maxval, out);
+        case 6: return horz_f32_t<6>(row, p, maxval, out);
+        default: return horz_f32_t<0>(row, p, maxval, out);
+    }
+}
+
+void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
+    switch (p.taps) {
+        case 2: return horz_u8_t<2>(row, p, out);
+        case 4: return horz_u8_t<4>(row, p, out);
+        case 6: return horz_u8_t<6>(row, p, out);
+        default: return horz_u8_t<0>(row, p, out);
+    }
+}
+
+void vert_u8(const uint8_t* const* r, const float* w, int t, int64_t n, float m, float* o) {
+    vert(r, w, t, n, m, o);
+}
+void vert_u16(const uint16_t* const* r, const float* w, int t, int64_t n, float m, float* o) {
+    vert(r, w, t, n, m, o);
+}
+void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, float* o) {
+    vert(r, w, t, n, m, o);
+}
+
+}  // namespace
+}  // namespace avx512
+
+Kernels avx512_kernels() {
+    return {avx512::vert_u8, avx512::vert_u16, avx512::vert_f32, avx512::horz_f32, avx512::horz_u8};
+}
+
+}  // namespace sr_native::resize_rows
