@@ -177,16 +177,22 @@ def test_fast_matches_reference(isa, rng, dtype, channels):
                              sr_native.resize(x, size=size, method=method, reference=True), x)
 
 
-def test_fast_matches_reference_large_rgb(isa, rng):
-    """The vectorised row kernels on full-width rows (C = 3 and 4); on an image
-    this size the fraction of tie mismatches is meaningful (<= 8%)."""
-    for c in (3, 4):
-        x = rng.integers(0, 256, (67, 301, c), dtype=np.uint8)
+def test_fast_matches_reference_large_rows(isa, rng):
+    """The vectorised row kernels on full-width rows: C = 3 and 4 (the fast
+    cases), integer enlargements (the polyphase path, r * C <= 64) and
+    non-integer scales; on an image this size the fraction of tie
+    mismatches is meaningful (<= 8%)."""
+    for c in (1, 2, 3, 4, 5):
+        x = rng.integers(0, 256, (37, 301, c), dtype=np.uint8)
         for method in METHODS:
-            for scale in (2, 0.37, 2.5):
+            for scale in (2, 3, 4, 0.37, 2.5):
                 fast = sr_native.resize(x, scale, method=method)
                 ref = sr_native.resize(x, scale, method=method, reference=True)
                 _check_close(fast, ref, x, max_frac=0.08)
+    x = rng.integers(0, 256, (40, 90, 3), dtype=np.uint8)
+    for size in [(80, 180), (80, 181), (120, 270), (20, 360)]:  # x2 both, x2 + 1 column, ...
+        _check_close(sr_native.resize(x, size=size), sr_native.resize(x, size=size, reference=True),
+                     x, max_frac=0.08)
 
 
 # -------------------------------------------------------------- invariants

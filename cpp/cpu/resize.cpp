@@ -20,6 +20,10 @@
 #include <string>
 #include <vector>
 
+#if defined(SR_NATIVE_X86) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 #include "resize_rows.h"
 #include "sr_native/isa.h"
 #include "sr_native/resize.h"
@@ -41,11 +45,18 @@ struct Window {
     std::vector<int32_t> pidx;
     std::vector<uint8_t> pmode;
     std::vector<float> pw;
+    // Polyphase form of an integer enlargement (resize_rows::HorzPlan), AVX-512 only.
+    int ph_r = 0, ph_m = 0;
+    int64_t ph_j0 = 0, ph_j1 = 0;
+    std::vector<int32_t> ph_off;
+    std::vector<float> ph_w;
+    std::vector<uint8_t> ph_perm;
 
     resize_rows::HorzPlan horz_plan(int64_t out_len, int c) const {
         return {taps, c, out_len, first.data(), w.data(), wpair.data(),
                 static_cast<int64_t>(gpat.size()), gbase.data(), gpat.data(), pidx.data(),
-                pmode.data(), pw.data()};
+                pmode.data(), pw.data(), ph_r, ph_m, ph_j0, ph_j1, ph_off.data(),
+                ph_w.data(), ph_perm.data()};
     }
 };
 
@@ -126,6 +137,68 @@ Window make_window(int64_t in_len, int64_t out_len, double scale, ResizeMethod m
     return win;
 }
 
+#if defined(SR_NATIVE_X86) && (defined(__GNUC__) || defined(__clang__))
+// AVX512-VBMI (byte permutes), on top of the AVX-512 level isa.h checked.
+bool has_avx512_vbmi() {
+    static const bool has = [] {
+        unsigned int eax, ebx, ecx, edx;
+        if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+        return (ecx & (1u << 1)) != 0;
+    }();
+    return has;
+}
+#else
+bool has_avx512_vbmi() { return false; }
+#endif
+
+// Finds the polyphase form of an integer enlargement (see HorzPlan): the
+// phases are read off the middle of the row, and [j0, j1) is the run of input
+// pixels around it where every output pixel matches them exactly.
+void make_phases(Window& win, int64_t in_len, int64_t out_len, int64_t c) {
+    win.ph_r = 0;
+    if (out_len % in_len != 0) return;
+    const int64_t r = out_len / in_len;
+    if (r < 2 || r * c > 64 || in_len < 8) return;
+    const int taps = win.taps;
+    const int64_t mid = in_len / 2;
+    win.ph_off.assign(r, 0);
+    win.ph_w.assign(r * taps, 0.0f);
+    for (int64_t k = 0; k < r; ++k) {
+        win.ph_off[k] = static_cast<int32_t>(win.first[r * mid + k] - mid);
+        for (int t = 0; t < taps; ++t) win.ph_w[k * taps + t] = win.w[(r * mid + k) * taps + t];
+    }
+    auto matches = [&](int64_t j) {
+        for (int64_t k = 0; k < r; ++k) {
+            const int64_t o = r * j + k;
+            if (win.first[o] != j + win.ph_off[k]) return false;
+            for (int t = 0; t < taps; ++t)
+                if (win.w[o * taps + t] != win.ph_w[k * taps + t]) return false;
+        }
+        return true;
+    };
+    int64_t j0 = mid, j1 = mid + 1;
+    while (j0 > 0 && matches(j0 - 1)) --j0;
+    while (j1 < in_len && matches(j1)) ++j1;
+    const int64_t m = 64 / (r * c);
+    if (j1 - j0 < 2 * m) return;
+    win.ph_r = static_cast<int>(r);
+    win.ph_m = static_cast<int>(m);
+    win.ph_j0 = j0;
+    win.ph_j1 = j1;
+    // Byte permutations: output byte b of a chunk is channel b % c of pixel
+    // b / c = r*j + k, taken from byte j*c + ch of phase k. Step s merges
+    // phase s (second source, 64 + i) into what steps before it placed.
+    win.ph_perm.assign((r - 1) * 64, 0);
+    for (int64_t s = 1; s < r; ++s)
+        for (int64_t b = 0; b < r * c * m; ++b) {
+            const int64_t pix = b / c, ch = b % c, j = pix / r, k = pix % r, src = j * c + ch;
+            uint8_t v = 0;
+            if (k == s) v = static_cast<uint8_t>(64 + src);
+            else if (k < s) v = static_cast<uint8_t>(s == 1 ? src : b);
+            win.ph_perm[(s - 1) * 64 + b] = v;
+        }
+}
+
 resize_rows::Kernels pick_kernels(Isa isa) {
 #if defined(SR_NATIVE_X86)
     if (isa == Isa::avx512) return resize_rows::avx512_kernels();
@@ -160,10 +233,15 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
     const resize_rows::Kernels k = pick_kernels(isa);
     const Window wv = make_window(s.in_h, s.out_h, s.scale_h, method, antialias);
     Window wh = make_window(s.in_w, s.out_w, s.scale_w, method, antialias);
-    if (isa == Isa::avx512) make_groups(wh, s.out_w, s.c);
+    if (isa == Isa::avx512) {
+        make_groups(wh, s.out_w, s.c);
+        if (has_avx512_vbmi()) make_phases(wh, s.in_w, s.out_w, s.c);
+    }
     const resize_rows::HorzPlan hp = wh.horz_plan(s.out_w, static_cast<int>(s.c));
     const int64_t c = s.c, in_row = s.in_w * c, out_row = s.out_w * c;
     const float maxval = Traits<T>::maxval;
+    // Dynamic chunks of rows: on a busy machine a static split waits for the
+    // slowest thread.
     const bool parallel = s.out_h * out_row > 32768;
 
     auto horz_to = [&](const float* buf, float* fbuf, T* dst) {
@@ -184,7 +262,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             std::vector<float> buf(static_cast<size_t>(in_row + kSlack), 0.0f);
             std::vector<float> fbuf(static_cast<size_t>(out_row + kSlack), 0.0f);
             std::vector<const T*> rows(wv.taps);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
             for (int64_t oy = 0; oy < s.out_h; ++oy) {
                 for (int t = 0; t < wv.taps; ++t) rows[t] = x + (wv.first[oy] + t) * in_row;
                 vert(k, rows.data(), &wv.w[oy * wv.taps], wv.taps, in_row, maxval, buf.data());
@@ -201,7 +279,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
         std::vector<float> buf(static_cast<size_t>(std::max(in_row, out_row) + kSlack), 0.0f);
         std::vector<float> fbuf(static_cast<size_t>(out_row + kSlack), 0.0f);
         const float one = 1.0f;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int64_t iy = 0; iy < s.in_h; ++iy) {
             const T* row = x + iy * in_row;
             vert(k, &row, &one, 1, in_row, 0.0f, buf.data());  // T -> float
@@ -209,7 +287,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             std::memcpy(&mid[iy * out_row], fbuf.data(), out_row * sizeof(float));
         }
         std::vector<const float*> rows(wv.taps);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
             for (int t = 0; t < wv.taps; ++t) rows[t] = &mid[(wv.first[oy] + t) * out_row];
             k.vert_f32(rows.data(), &wv.w[oy * wv.taps], wv.taps, out_row, maxval, buf.data());

@@ -35,26 +35,35 @@ inline __m512 load16(const uint16_t* p) {
 }
 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 
+// With rounding (maxval > 0) the accumulators start at 0.5, so the epilogue
+// is floor and clamp: floor(clamp(v, 0, max) + 0.5) == clamp(floor(v + 0.5), 0, max)
+// for an integer max.
+inline __m512 floor_clamp16(__m512 v, __m512 maxv) {
+    v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), maxv);
+}
+
 template <class T>
 void vert(const T* const* rows, const float* w, int taps, int64_t n, float maxval, float* out) {
     const bool rnd = maxval > 0.0f;
     const __m512 maxv = _mm512_set1_ps(maxval);
+    const __m512 init = _mm512_set1_ps(rnd ? 0.5f : 0.0f);
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        __m512 a0 = init, a1 = init;
         for (int t = 0; t < taps; ++t) {
             const __m512 wt = _mm512_set1_ps(w[t]);
             a0 = _mm512_fmadd_ps(load16(rows[t] + i), wt, a0);
             a1 = _mm512_fmadd_ps(load16(rows[t] + i + 16), wt, a1);
         }
-        if (rnd) { a0 = finish16(a0, maxv); a1 = finish16(a1, maxv); }
+        if (rnd) { a0 = floor_clamp16(a0, maxv); a1 = floor_clamp16(a1, maxv); }
         _mm512_storeu_ps(out + i, a0);
         _mm512_storeu_ps(out + i + 16, a1);
     }
     for (; i + 16 <= n; i += 16) {
-        __m512 a0 = _mm512_setzero_ps();
+        __m512 a0 = init;
         for (int t = 0; t < taps; ++t) a0 = _mm512_fmadd_ps(load16(rows[t] + i), _mm512_set1_ps(w[t]), a0);
-        _mm512_storeu_ps(out + i, rnd ? finish16(a0, maxv) : a0);
+        _mm512_storeu_ps(out + i, rnd ? floor_clamp16(a0, maxv) : a0);
     }
     for (; i < n; ++i) {
         float acc = 0.0f;
@@ -131,8 +140,56 @@ inline __m128i to_u8(__m512 v) {
     return _mm512_cvtusepi32_epi8(_mm512_max_epi32(i, _mm512_setzero_si512()));
 }
 
+// floor(v) saturated to bytes (the caller folded + 0.5 into the accumulator).
+inline __m128i floor_to_u8(__m512 v) {
+    const __m512i i = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    return _mm512_cvtusepi32_epi8(_mm512_max_epi32(i, _mm512_setzero_si512()));
+}
+
+// Integer enlargement, polyphase (see HorzPlan::ph_*): each phase is a plain
+// convolution of the row (contiguous loads, broadcast weights, no gather),
+// rounded to bytes; byte permutations interleave the phases into pixels.
+// Needs AVX512-VBMI (vpermt2b), which the caller checked (HorzPlan::ph_r is
+// only set when the CPU has it).
+template <int TAPS>
+__attribute__((target("avx512vbmi"))) void horz_u8_phases(const float* row, const HorzPlan& p, uint8_t* out) {
+    const int taps = TAPS > 0 ? TAPS : p.taps;
+    const int r = p.ph_r, c = p.c, m = p.ph_m;
+    const int64_t n = p.out_w * c, j0 = p.ph_j0, j1 = p.ph_j1;
+    const bool two = m * c > 16;  // phase values per chunk need two vectors
+    const int32_t* off = p.ph_off;
+    const float* pw = p.ph_w;
+    __m512i perm[3];
+    for (int s = 1; s < r; ++s) perm[s - 1] = _mm512_loadu_si512(p.ph_perm + (s - 1) * 64);
+    for (int64_t e = 0; e < r * j0 * c; ++e)  // left border
+        out[e] = static_cast<uint8_t>(finish1(horz_value(row, p, e), 255.0f));
+    for (int64_t jb = j0; jb < j1; jb += m) {
+        const int64_t mm = j1 - jb < m ? j1 - jb : m;
+        __m512i res = _mm512_setzero_si512();
+        for (int k = 0; k < r; ++k) {
+            const float* src = row + (jb + off[k]) * c;
+            const float* wk = pw + k * taps;
+            __m512 a0 = _mm512_set1_ps(0.5f), a1 = _mm512_set1_ps(0.5f);
+            for (int t = 0; t < taps; ++t) {
+                const __m512 wt = _mm512_set1_ps(wk[t]);
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(src + t * c), wt, a0);
+                if (two) a1 = _mm512_fmadd_ps(_mm512_loadu_ps(src + t * c + 16), wt, a1);
+            }
+            __m512i bk = _mm512_castsi128_si512(floor_to_u8(a0));
+            if (two) bk = _mm512_inserti32x4(bk, floor_to_u8(a1), 1);
+            res = k == 0 ? bk : _mm512_permutex2var_epi8(res, perm[k - 1], bk);
+        }
+        const int64_t bytes = r * c * mm;
+        const __mmask64 mask = bytes >= 64 ? ~0ull : ((1ull << bytes) - 1);
+        _mm512_mask_storeu_epi8(out + r * jb * c, mask, res);
+    }
+    for (int64_t e = r * j1 * c; e < n; ++e)  // right border
+        out[e] = static_cast<uint8_t>(finish1(horz_value(row, p, e), 255.0f));
+}
+
 template <int TAPS>
 void horz_u8_t(const float* row, const HorzPlan& p, uint8_t* out) {
+    if (p.ph_r > 1 && p.ph_r <= 4) return horz_u8_phases<TAPS>(row, p, out);
     // Plan fields in locals: the byte stores below may alias anything, so the
     // compiler would otherwise reload them for every group.
     const int64_t n = p.out_w * p.c, groups = p.groups;

@@ -22,7 +22,7 @@ using VertF32 = void (*)(const float* const* rows, const float* w, int taps, int
 //   out[o*c + ch] = sum_t w[o*taps + t] * row[(first[o] + t)*c + ch], o < out_w,
 // rounded and clamped as above when maxval > 0. `row` has kRowSlack floats of
 // readable slack past its end and `out` (float version) as many writable.
-constexpr int kRowSlack = 64;
+constexpr int kRowSlack = 128;
 
 struct HorzPlan {
     int taps;
@@ -48,6 +48,20 @@ struct HorzPlan {
     const int32_t* pidx;
     const uint8_t* pmode;
     const float* pw;
+    // Polyphase form for an integer enlargement r = out_w / in_w (AVX-512,
+    // uint8 output; r == 0: not used). For input pixels j0 <= j < j1 every
+    // output pixel r*j + k has window first = j + ph_off[k] and weights
+    // ph_w[k*taps ..], so phase k is a plain 1-D convolution of the row with
+    // shift ph_off[k]*c: no gather. Chunks of ph_m input pixels give r*c*ph_m
+    // <= 64 output bytes, interleaved from the r phases by r - 1 two-source
+    // byte permutations ph_perm[(k-1)*64 ..] (k = 1 .. r-1). Pixels outside
+    // [r*j0, r*j1) go through the general path.
+    int ph_r;
+    int ph_m;
+    int64_t ph_j0, ph_j1;
+    const int32_t* ph_off;
+    const float* ph_w;
+    const uint8_t* ph_perm;
 };
 
 using HorzF32 = void (*)(const float* row, const HorzPlan& p, float maxval, float* out);
