@@ -13,14 +13,19 @@ import numpy as np
 import sr_native
 
 
-def timeit(fn, repeat):
-    fn()  # warm-up
-    times = []
+def timeit_interleaved(fns, repeat):
+    """Runs the candidates in turn, round after round, so that a busy machine
+    slows them alike; returns {name: (min, median)} and the per-round ratios."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {name: [] for name in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), float(np.median(times))
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    stats = {name: (min(t), float(np.median(t))) for name, t in times.items()}
+    return stats, times
 
 
 def main():
@@ -42,30 +47,37 @@ def main():
     b = sr_native.resize(crop, args.scale, reference=True).astype(int)
     assert np.abs(a - b).max() <= 1, "fast != reference"
 
-    results = {}
-    results["sr_native"] = timeit(lambda: sr_native.resize(img, args.scale), args.repeat)
+    fns = {"sr_native": lambda: sr_native.resize(img, args.scale)}
     try:
         import cv2
         cv2.setNumThreads(args.threads)
-        results["opencv INTER_CUBIC"] = timeit(
-            lambda: cv2.resize(img, None, fx=args.scale, fy=args.scale,
-                               interpolation=cv2.INTER_CUBIC), args.repeat)
+        fns["opencv INTER_CUBIC"] = lambda: cv2.resize(img, None, fx=args.scale, fy=args.scale,
+                                                       interpolation=cv2.INTER_CUBIC)
     except ImportError:
         pass
-    try:
+    stats, times = timeit_interleaved(fns, args.repeat)
+    try:  # Pillow is ~10x slower: fewer rounds, timed on its own
         from PIL import Image
         pim = Image.fromarray(img)
         ow, oh = round(w * args.scale), round(h * args.scale)
-        results["pillow BICUBIC"] = timeit(lambda: pim.resize((ow, oh), Image.Resampling.BICUBIC),
-                                           max(3, args.repeat // 5))
+        pstats, _ = timeit_interleaved(
+            {"pillow BICUBIC": lambda: pim.resize((ow, oh), Image.Resampling.BICUBIC)},
+            max(3, args.repeat // 5))
+        stats.update(pstats)
     except ImportError:
         pass
     mpx = w * h * args.scale ** 2 / 1e6
-    base = results["sr_native"][1]
+    base_min, base_med = stats["sr_native"]
     print(f"{w}x{h}x3 uint8, x{args.scale:g}, {args.threads} threads, isa {sr_native.get_isa()}")
-    for name, (tmin, tmed) in results.items():
+    for name, (tmin, tmed) in stats.items():
         print(f"  {name:20s} min {tmin * 1e3:7.2f} ms  median {tmed * 1e3:7.2f} ms  "
-              f"{mpx / tmed:7.1f} Mpx/s  time / sr_native {tmed / base:5.2f}")
+              f"{mpx / tmed:7.1f} Mpx/s  time / sr_native: min {tmin / base_min:5.2f} "
+              f"median {tmed / base_med:5.2f}")
+    if "opencv INTER_CUBIC" in times:
+        ratio = np.array(times["opencv INTER_CUBIC"]) / np.array(times["sr_native"])
+        print(f"  per-round opencv/sr_native time: median {np.median(ratio):.2f} "
+              f"(>1: sr_native faster), rounds where sr_native is faster: "
+              f"{100 * (ratio > 1).mean():.0f}%")
 
 
 if __name__ == "__main__":

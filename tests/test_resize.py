@@ -347,6 +347,13 @@ def test_unknown_method():
         sr_native.resize(np.zeros((4, 4), np.uint8), 2, method=3)
 
 
+def test_scale_too_small_for_antialias():
+    x = np.zeros((4, 4), np.uint8)
+    with pytest.raises(ValueError, match="scale .* too small"):
+        sr_native.resize(x, 1e-9)
+    assert sr_native.resize(x, 1e-9, antialias=False).shape == (1, 1)
+
+
 def test_overflow_is_memory_error():
     x = np.zeros((2, 2, 3), np.uint8)
     with pytest.raises(MemoryError, match="resize"):

@@ -10,6 +10,8 @@
 namespace sr_native::bind {
 namespace {
 
+constexpr int64_t kMaxTaps = int64_t{1} << 22;
+
 py::array resize_py(const py::handle& image, int64_t out_h, int64_t out_w, double scale_h,
                     double scale_w, int method, bool antialias, bool reference) {
     const char* op = "resize";
@@ -39,6 +41,17 @@ py::array resize_py(const py::handle& image, int64_t out_h, int64_t out_w, doubl
         raise_value(std::string(op) + ": method code out of range: " + std::to_string(method));
 
     const int64_t h = arr.shape(0), w = arr.shape(1), c = arr.ndim() == 3 ? arr.shape(2) : 1;
+    // Shrinking widens the filter by 1/scale; past kMaxTaps taps per output
+    // pixel the tap tables alone would take gigabytes.
+    const double support = method == 3 ? 6.0 : (method == 2 ? 4.0 : (method == 1 ? 2.0 : 1.0));
+    for (double sc : {scale_h, scale_w}) {
+        const double taps = (antialias && sc < 1.0 && method != 0) ? support / sc : support;
+        if (taps > static_cast<double>(kMaxTaps))
+            raise_value(std::string(op) + ": scale " + std::to_string(sc) +
+                        " is too small for antialiased shrinking: the filter would need " +
+                        std::to_string(static_cast<double>(taps)) + " taps per output pixel (at most " +
+                        std::to_string(kMaxTaps) + "; use antialias=False or shrink in steps)");
+    }
     checked_numel({out_h, out_w, c}, elem, op);  // MemoryError before allocating
     // A C-contiguous copy only when needed (strided views, wrong byte order never gets here).
     py::array src = py::array::ensure(arr, py::array::c_style);
