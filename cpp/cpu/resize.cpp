@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,15 @@ struct Window {
     std::vector<int32_t> ph_off;
     std::vector<float> ph_w;
     std::vector<uint8_t> ph_perm;
+    int ph_pieces = 0;
+    std::vector<int32_t> ph_poff;
+    std::vector<uint8_t> ph_pshuf;
 
     resize_rows::HorzPlan horz_plan(int64_t out_len, int c) const {
         return {taps, c, out_len, first.data(), w.data(), wpair.data(),
                 static_cast<int64_t>(gpat.size()), gbase.data(), gpat.data(), pidx.data(),
                 pmode.data(), pw.data(), ph_r, ph_m, ph_j0, ph_j1, ph_off.data(),
-                ph_w.data(), ph_perm.data()};
+                ph_w.data(), ph_perm.data(), ph_pieces, ph_poff.data(), ph_pshuf.data()};
     }
 };
 
@@ -154,11 +158,13 @@ bool has_avx512_vbmi() { return false; }
 // Finds the polyphase form of an integer enlargement (see HorzPlan): the
 // phases are read off the middle of the row, and [j0, j1) is the run of input
 // pixels around it where every output pixel matches them exactly.
-void make_phases(Window& win, int64_t in_len, int64_t out_len, int64_t c) {
+// avx2: build the pshufb pieces (chunks of whole 16-byte pieces) instead of
+// the AVX-512 VBMI permutations (chunks of <= 64 bytes).
+void make_phases(Window& win, int64_t in_len, int64_t out_len, int64_t c, bool avx2) {
     win.ph_r = 0;
     if (out_len % in_len != 0) return;
     const int64_t r = out_len / in_len;
-    if (r < 2 || r * c > 64 || in_len < 8) return;
+    if (r < 2 || r > 4 || r * c > 64 || in_len < 8) return;
     const int taps = win.taps;
     const int64_t mid = in_len / 2;
     win.ph_off.assign(r, 0);
@@ -179,7 +185,9 @@ void make_phases(Window& win, int64_t in_len, int64_t out_len, int64_t c) {
     int64_t j0 = mid, j1 = mid + 1;
     while (j0 > 0 && matches(j0 - 1)) --j0;
     while (j1 < in_len && matches(j1)) ++j1;
-    const int64_t m = 64 / (r * c);
+    // AVX2: the smallest m with c*m (values per phase) a multiple of 16, so
+    // no vector is half used; r*c*m is then whole 16-byte pieces too.
+    const int64_t m = avx2 ? 16 / std::gcd<int64_t>(16, c) : 64 / (r * c);
     if (j1 - j0 < 2 * m) return;
     win.ph_r = static_cast<int>(r);
     win.ph_m = static_cast<int>(m);
@@ -188,6 +196,30 @@ void make_phases(Window& win, int64_t in_len, int64_t out_len, int64_t c) {
     // Byte permutations: output byte b of a chunk is channel b % c of pixel
     // b / c = r*j + k, taken from byte j*c + ch of phase k. Step s merges
     // phase s (second source, 64 + i) into what steps before it placed.
+    if (avx2) {
+        const int64_t pieces = r * c * m / 16;
+        win.ph_pieces = static_cast<int>(pieces);
+        win.ph_poff.assign(pieces * r, 0);
+        win.ph_pshuf.assign(pieces * r * 16, 0x80);
+        for (int64_t i = 0; i < pieces; ++i)
+            for (int64_t k = 0; k < r; ++k) {
+                // Source bytes of phase k used by this piece: a window of <= 16.
+                int64_t lo = INT64_MAX;
+                for (int64_t b = 16 * i; b < 16 * i + 16; ++b) {
+                    const int64_t pix = b / c;
+                    if (pix % r == k) lo = std::min(lo, (pix / r) * c + b % c);
+                }
+                if (lo == INT64_MAX) lo = 0;
+                win.ph_poff[i * r + k] = static_cast<int32_t>(lo);
+                for (int64_t b = 16 * i; b < 16 * i + 16; ++b) {
+                    const int64_t pix = b / c, rel = (pix / r) * c + b % c - lo;
+                    if (pix % r != k) continue;
+                    if (rel >= 16) { win.ph_r = 0; return; }  // cannot happen for r*c <= 64; be safe
+                    win.ph_pshuf[(i * r + k) * 16 + (b - 16 * i)] = static_cast<uint8_t>(rel);
+                }
+            }
+        return;
+    }
     win.ph_perm.assign((r - 1) * 64, 0);
     for (int64_t s = 1; s < r; ++s)
         for (int64_t b = 0; b < r * c * m; ++b) {
@@ -235,7 +267,9 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
     Window wh = make_window(s.in_w, s.out_w, s.scale_w, method, antialias);
     if (isa == Isa::avx512) {
         make_groups(wh, s.out_w, s.c);
-        if (has_avx512_vbmi()) make_phases(wh, s.in_w, s.out_w, s.c);
+        if (has_avx512_vbmi()) make_phases(wh, s.in_w, s.out_w, s.c, false);
+    } else if (isa == Isa::avx2) {
+        make_phases(wh, s.in_w, s.out_w, s.c, true);
     }
     const resize_rows::HorzPlan hp = wh.horz_plan(s.out_w, static_cast<int>(s.c));
     const int64_t c = s.c, in_row = s.in_w * c, out_row = s.out_w * c;

@@ -32,28 +32,36 @@ inline __m256 load8(const uint16_t* p) {
 }
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 
+// With rounding (maxval > 0) the accumulators start at 0.5, so the epilogue
+// is floor and clamp: floor(clamp(v, 0, max) + 0.5) == clamp(floor(v + 0.5), 0, max)
+// for an integer max.
+inline __m256 floor_clamp8(__m256 v, __m256 maxv) {
+    return _mm256_min_ps(_mm256_max_ps(_mm256_floor_ps(v), _mm256_setzero_ps()), maxv);
+}
+
 // Vertical taps, 16 values per step (two accumulators), then 8, then scalar.
 template <class T>
 void vert(const T* const* rows, const float* w, int taps, int64_t n, float maxval, float* out) {
     const bool rnd = maxval > 0.0f;
     const __m256 maxv = _mm256_set1_ps(maxval);
+    const __m256 init = _mm256_set1_ps(rnd ? 0.5f : 0.0f);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        __m256 a0 = init, a1 = init;
         for (int t = 0; t < taps; ++t) {
             const __m256 wt = _mm256_broadcast_ss(w + t);
             a0 = _mm256_fmadd_ps(load8(rows[t] + i), wt, a0);
             a1 = _mm256_fmadd_ps(load8(rows[t] + i + 8), wt, a1);
         }
-        if (rnd) { a0 = finish8(a0, maxv); a1 = finish8(a1, maxv); }
+        if (rnd) { a0 = floor_clamp8(a0, maxv); a1 = floor_clamp8(a1, maxv); }
         _mm256_storeu_ps(out + i, a0);
         _mm256_storeu_ps(out + i + 8, a1);
     }
     for (; i + 8 <= n; i += 8) {
-        __m256 a0 = _mm256_setzero_ps();
+        __m256 a0 = init;
         for (int t = 0; t < taps; ++t)
             a0 = _mm256_fmadd_ps(load8(rows[t] + i), _mm256_broadcast_ss(w + t), a0);
-        _mm256_storeu_ps(out + i, rnd ? finish8(a0, maxv) : a0);
+        _mm256_storeu_ps(out + i, rnd ? floor_clamp8(a0, maxv) : a0);
     }
     for (; i < n; ++i) {
         float acc = 0.0f;
@@ -119,7 +127,79 @@ inline __m128i pack4(__m256 a, __m256 b) {
     return _mm_unpacklo_epi32(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
 }
 
+// One output value e (pixel e / c, channel e % c), rounded to a byte.
+inline uint8_t horz_value_u8(const float* row, const HorzPlan& p, int64_t e) {
+    const int64_t o = e / p.c, ch = e % p.c;
+    const float* src = row + p.first[o] * p.c + ch;
+    const float* wo = p.w + o * p.taps;
+    float acc = 0.0f;
+    for (int t = 0; t < p.taps; ++t) acc = __builtin_fmaf(wo[t], src[t * p.c], acc);
+    return static_cast<uint8_t>(finish1(acc, 255.0f));
+}
+
+// 16 sums (accumulators started at 0.5) -> 16 bytes floor(v), saturated, in order.
+inline __m128i floor_to_u8_16(__m256 a, __m256 b) {
+    const __m256i ia = _mm256_cvttps_epi32(_mm256_floor_ps(a));
+    const __m256i ib = _mm256_cvttps_epi32(_mm256_floor_ps(b));
+    const __m256i w16 = _mm256_packus_epi32(ia, ib);   // a0-3 b0-3 | a4-7 b4-7
+    const __m256i b8 = _mm256_packus_epi16(w16, w16);  // bytes, same order, twice per lane
+    const __m256i fix = _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0));
+    return _mm256_castsi256_si128(fix);                 // a0-7 b0-7
+}
+
+// Integer enlargement, polyphase (HorzPlan::ph_*): each phase is a plain
+// convolution of the row (contiguous loads, broadcast weights), rounded to
+// bytes in a small buffer; pshufb pieces interleave the phases into pixels.
+template <int TAPS>
+void horz_u8_phases(const float* row, const HorzPlan& p, uint8_t* out) {
+    const int taps = TAPS > 0 ? TAPS : p.taps;
+    const int r = p.ph_r, c = p.c, m = p.ph_m, pieces = p.ph_pieces;
+    const int64_t n = p.out_w * c, j0 = p.ph_j0, j1 = p.ph_j1;
+    const int64_t ne = static_cast<int64_t>(c) * m;  // values per phase per chunk (<= 512)
+    // Locals: the byte stores may alias anything, so fields of p would be reloaded.
+    const int32_t* poff = p.ph_poff;
+    const uint8_t* pshuf = p.ph_pshuf;
+    const int32_t* off = p.ph_off;
+    const float* pw = p.ph_w;
+    alignas(32) uint8_t bytes[4][512 + 32] = {};  // tails read by the pieces are masked out
+    for (int64_t e = 0; e < r * j0 * c; ++e) out[e] = horz_value_u8(row, p, e);  // left border
+    int64_t jb = j0;
+    for (; jb + m <= j1; jb += m) {
+        for (int k = 0; k < r; ++k) {
+            const float* src = row + (jb + off[k]) * c;
+            const float* wk = pw + k * taps;
+            for (int64_t i = 0; i < ne; i += 16) {  // may run past ne into the slack
+                __m256 a0 = _mm256_set1_ps(0.5f), a1 = _mm256_set1_ps(0.5f);
+                for (int t = 0; t < taps; ++t) {
+                    const __m256 wt = _mm256_broadcast_ss(wk + t);
+                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + t * c + i), wt, a0);
+                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(src + t * c + i + 8), wt, a1);
+                }
+                _mm_store_si128(reinterpret_cast<__m128i*>(&bytes[k][i]), floor_to_u8_16(a0, a1));
+            }
+        }
+        uint8_t* dst = out + r * jb * c;
+        for (int i = 0; i < pieces; ++i) {
+            __m128i v = _mm_setzero_si128();
+            for (int k = 0; k < r; ++k) {
+                const __m128i srcb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&bytes[k][poff[i * r + k]]));
+                const __m128i mask = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pshuf + (i * r + k) * 16));
+                v = _mm_or_si128(v, _mm_shuffle_epi8(srcb, mask));
+            }
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16 * i), v);
+        }
+    }
+    for (int64_t e = r * jb * c; e < n; ++e) out[e] = horz_value_u8(row, p, e);  // rest, right border
+}
+
 void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
+    if (p.ph_r > 1 && p.ph_r <= 4 && p.ph_pieces > 0) {
+        switch (p.taps) {
+            case 2: return horz_u8_phases<2>(row, p, out);
+            case 4: return horz_u8_phases<4>(row, p, out);
+            default: return horz_u8_phases<0>(row, p, out);
+        }
+    }
     const int64_t* first = p.first;
     const float *w = p.w, *wpair = p.wpair;
     const int taps = p.taps, c = p.c;

@@ -62,6 +62,13 @@ struct HorzPlan {
     const int32_t* ph_off;
     const float* ph_w;
     const uint8_t* ph_perm;
+    // The AVX2 form of the same (no byte permute across registers): chunks of
+    // ph_m input pixels give ph_pieces * 16 output bytes; piece i is the OR
+    // over phases k of pshufb(16 bytes of phase k's chunk bytes at offset
+    // ph_poff[i*r + k], mask ph_pshuf[(i*r + k)*16 ..]) (mask bytes 0x80 give 0).
+    int ph_pieces;
+    const int32_t* ph_poff;
+    const uint8_t* ph_pshuf;
 };
 
 using HorzF32 = void (*)(const float* row, const HorzPlan& p, float maxval, float* out);
