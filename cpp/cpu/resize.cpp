@@ -8,8 +8,12 @@
 // differ by float-vs-double rounding:
 //  - rows first (the usual case, enlarging included): fused per output row,
 //    vertical taps of the input rows -> float row buffer (rounded) ->
-//    horizontal taps -> output row. No intermediate image, cache-friendly,
-//    works on interleaved HxWxC directly.
+//    horizontal taps -> output row. No intermediate image, cache-friendly
+//    (the uint8 input rows of a window stay in L1), works on interleaved
+//    HxWxC directly. The horizontal pass is where the time goes: AVX-512
+//    gathers 16 output values per tap with one permute from a shared
+//    pattern; integer enlargements (x2, x3, x4) go polyphase, one plain
+//    convolution per phase, interleaved as bytes (see resize_rows.h).
 //  - columns first: each input row is resized horizontally into a float
 //    intermediate image, then each output row is combined vertically.
 #include <algorithm>
@@ -46,7 +50,8 @@ struct Window {
     std::vector<int32_t> pidx;
     std::vector<uint8_t> pmode;
     std::vector<float> pw;
-    // Polyphase form of an integer enlargement (resize_rows::HorzPlan), AVX-512 only.
+    // Polyphase form of an integer enlargement (resize_rows::HorzPlan): byte
+    // permutations for AVX-512 VBMI (ph_perm) or pshufb pieces for AVX2.
     int ph_r = 0, ph_m = 0;
     int64_t ph_j0 = 0, ph_j1 = 0;
     std::vector<int32_t> ph_off;
