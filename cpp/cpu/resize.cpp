@@ -384,36 +384,45 @@ void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, 
     vert_generic(r, w, t, n, m, o);
 }
 
-void horz_f32(const float* row, const HorzPlan& p, float maxval, float* out) {
-    const int64_t* first = p.first;
-    const float* w = p.w;
-    const int taps = p.taps, c = p.c;
-    const int64_t out_w = p.out_w;
-    for (int64_t o = 0; o < out_w; ++o) {
-        const float* src = row + first[o] * c;
-        const float* wo = w + o * taps;
-        for (int ch = 0; ch < c; ++ch) {
-            float acc = 0.0f;
-            for (int t = 0; t < taps; ++t) acc += wo[t] * src[t * c + ch];
-            out[o * c + ch] = finish(acc, maxval);
+// Channel count as a template parameter (C > 0) lets the compiler keep the
+// per-pixel channel sums in registers; C == 0 is any count.
+template <int C, class Out>
+void horz_generic(const float* row, const HorzPlan& p, float maxval, Out* out) {
+    const int c = C > 0 ? C : p.c, taps = p.taps;
+    for (int64_t o = 0; o < p.out_w; ++o) {
+        const float* src = row + p.first[o] * c;
+        const float* wo = p.w + o * taps;
+        if constexpr (C > 0) {
+            float acc[C] = {};
+            for (int t = 0; t < taps; ++t)
+                for (int ch = 0; ch < C; ++ch) acc[ch] += wo[t] * src[t * C + ch];
+            for (int ch = 0; ch < C; ++ch) out[o * C + ch] = static_cast<Out>(finish(acc[ch], maxval));
+        } else {
+            for (int ch = 0; ch < c; ++ch) {
+                float acc = 0.0f;
+                for (int t = 0; t < taps; ++t) acc += wo[t] * src[t * c + ch];
+                out[o * c + ch] = static_cast<Out>(finish(acc, maxval));
+            }
         }
     }
 }
 
-void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
-    const int64_t* first = p.first;
-    const float* w = p.w;
-    const int taps = p.taps, c = p.c;
-    const int64_t out_w = p.out_w;
-    for (int64_t o = 0; o < out_w; ++o) {
-        const float* src = row + first[o] * c;
-        const float* wo = w + o * taps;
-        for (int ch = 0; ch < c; ++ch) {
-            float acc = 0.0f;
-            for (int t = 0; t < taps; ++t) acc += wo[t] * src[t * c + ch];
-            out[o * c + ch] = static_cast<uint8_t>(finish(acc, 255.0f));
-        }
+template <class Out>
+void horz_any(const float* row, const HorzPlan& p, float maxval, Out* out) {
+    switch (p.c) {
+        case 1: return horz_generic<1>(row, p, maxval, out);
+        case 3: return horz_generic<3>(row, p, maxval, out);
+        case 4: return horz_generic<4>(row, p, maxval, out);
+        default: return horz_generic<0>(row, p, maxval, out);
     }
+}
+
+void horz_f32(const float* row, const HorzPlan& p, float maxval, float* out) {
+    horz_any(row, p, maxval, out);
+}
+
+void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
+    horz_any(row, p, 255.0f, out);
 }
 
 }  // namespace
