@@ -140,21 +140,19 @@ _SHAPES = [(1, 1), (1, 7), (7, 1), (5, 9), (13, 8), (31, 17)]
 def _check_close(fast, ref, x, max_frac=1.0):
     """Fast (float accumulation) vs reference (double, as MATLAB).
 
-    float32: 1e-5 relative to the input's magnitude. Integers: the two differ
-    only where the exact sum is a .5 tie, which double and float round to
-    different sides by accident. Ties are common only when the weights are
-    short decimals (bilinear at x2.5: multiples of 0.1), up to ~7% of values
-    there. Mostly within 1 level; 2 where a tie in the rounded intermediate
-    meets a second tie in the output pass (seen only on tie-heavy factors)."""
+    float32: 1e-5 relative to the input's magnitude. Integers: the fast path
+    re-sums in double every value within float error of a .5 tie (unless its
+    float sums are provably exact), so the two agree except where mirrored
+    border taps, merged into one weight, round differently at a tie: at most
+    1 level, on a small fraction of values (2e-6 over a broad sweep)."""
     assert fast.shape == ref.shape and fast.dtype == ref.dtype
     if fast.dtype == np.float32:
         tol = 1e-5 * max(1.0, float(np.abs(x).max()))
         np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=tol)
     else:
         d = np.abs(fast.astype(np.int64) - ref.astype(np.int64))
-        assert d.max(initial=0) <= 2
+        assert d.max(initial=0) <= 1
         assert (d != 0).mean() <= max_frac
-        assert (d > 1).mean() <= max_frac / 100
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -180,19 +178,19 @@ def test_fast_matches_reference(isa, rng, dtype, channels):
 def test_fast_matches_reference_large_rows(isa, rng):
     """The vectorised row kernels on full-width rows: C = 3 and 4 (the fast
     cases), integer enlargements (the polyphase path, r * C <= 64) and
-    non-integer scales; on an image this size the fraction of tie
-    mismatches is meaningful (<= 8%)."""
+    non-integer scales (bilinear x2.5 has exact ties on ~10% of values);
+    off-by-one on <= 0.5% of values."""
     for c in (1, 2, 3, 4, 5):
         x = rng.integers(0, 256, (37, 301, c), dtype=np.uint8)
         for method in METHODS:
             for scale in (2, 3, 4, 0.37, 2.5):
                 fast = sr_native.resize(x, scale, method=method)
                 ref = sr_native.resize(x, scale, method=method, reference=True)
-                _check_close(fast, ref, x, max_frac=0.08)
+                _check_close(fast, ref, x, max_frac=0.005)
     x = rng.integers(0, 256, (40, 90, 3), dtype=np.uint8)
     for size in [(80, 180), (80, 181), (120, 270), (20, 360)]:  # x2 both, x2 + 1 column, ...
         _check_close(sr_native.resize(x, size=size), sr_native.resize(x, size=size, reference=True),
-                     x, max_frac=0.08)
+                     x, max_frac=0.005)
 
 
 # -------------------------------------------------------------- invariants

@@ -43,6 +43,7 @@ struct Window {
     int taps = 1;
     std::vector<int64_t> first;
     std::vector<float> w;      // out_len * taps
+    std::vector<double> wd;    // the same weights in double (tie resolution)
     std::vector<float> wpair;  // see resize_rows.h
     // 16-value groups of the horizontal pass (resize_rows::HorzPlan), AVX-512 only.
     std::vector<int64_t> gbase;
@@ -137,6 +138,7 @@ Window make_window(int64_t in_len, int64_t out_len, double scale, ResizeMethod m
         for (int k = 0; k < t.taps; ++k) wd[o * taps + (idx[k] - first)] += t.weight[o * t.taps + k];
     }
     win.w.assign(wd.begin(), wd.end());
+    win.wd = std::move(wd);
     const int64_t pairs = (out_len + 1) / 2;
     win.wpair.assign(static_cast<size_t>(pairs * taps * 8), 0.0f);
     for (int64_t o = 0; o < out_len; ++o)
@@ -236,6 +238,52 @@ void make_phases(Window& win, int64_t in_len, int64_t out_len, int64_t c, bool a
         }
 }
 
+// True if float arithmetic on this axis is exact for values up to maxval:
+// every weight is a float with at most `frac_bits` fraction bits, so each
+// product and partial sum needs at most 24 significant bits. Then float and
+// double give the same sums, ties included (e.g. x2 bicubic: weights k/128).
+bool float_sums_exact(const Window& win, double maxval) {
+    if (maxval <= 0.0) return false;
+    double abs_sum = 0.0;  // largest sum of |weights| of one output
+    int frac_bits = 0;
+    for (size_t i = 0; i < win.wd.size(); ++i) {
+        const double v = win.wd[i];
+        if (static_cast<double>(win.w[i]) != v) return false;
+        int b = 0;
+        double scaled = v;
+        while (scaled != std::floor(scaled)) {
+            scaled *= 2.0;
+            if (++b > 24) return false;
+        }
+        frac_bits = std::max(frac_bits, b);
+    }
+    for (int64_t o = 0; o * win.taps < static_cast<int64_t>(win.wd.size()); ++o) {
+        double a = 0.0;
+        for (int t = 0; t < win.taps; ++t) a += std::fabs(win.wd[o * win.taps + t]);
+        abs_sum = std::max(abs_sum, a);
+    }
+    const double bound = (maxval + 1.0) * abs_sum * std::ldexp(1.0, frac_bits);
+    return bound < std::ldexp(1.0, 24);
+}
+
+// Rounds the raw sums `v` (n values) as the reference does. Values within
+// `band` of a .5 tie, where float and double may round apart, are summed
+// again in double by `exact(i)`: so the intermediate and the output match the
+// reference's even at ties (weights such as 0.3/0.7 make exact ties common).
+template <class Exact>
+void round_like_reference(float* v, int64_t n, float maxval, float band, const Exact& exact) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = v[i];
+        const float f = std::floor(x + 0.5f);
+        if (std::fabs(x + 0.5f - f) < band || std::fabs(x + 0.5f - f - 1.0f) < band) {
+            const double r = std::round(exact(i));  // half away from zero, as the reference
+            v[i] = static_cast<float>(std::min(std::max(r, 0.0), static_cast<double>(maxval)));
+        } else {
+            v[i] = std::min(std::max(f, 0.0f), maxval);
+        }
+    }
+}
+
 resize_rows::Kernels pick_kernels(Isa isa) {
 #if defined(SR_NATIVE_X86)
     if (isa == Isa::avx512) return resize_rows::avx512_kernels();
@@ -283,13 +331,47 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
     // slowest thread.
     const bool parallel = s.out_h * out_row > 32768;
 
-    auto horz_to = [&](const float* buf, float* fbuf, T* dst) {
-        if constexpr (std::is_same_v<T, uint8_t>) {
-            k.horz_u8(buf, hp, dst);
-        } else {
+    // Float sums that are exact need no tie check (x2, x3, x4 enlargements:
+    // dyadic weights); the others are rounded by round_like_reference.
+    const bool exact_v = maxval == 0.0f || float_sums_exact(wv, maxval);
+    const bool exact_h = maxval == 0.0f || float_sums_exact(wh, maxval);
+    // Far above the float error of a sum (maxval * taps * ~2^-23).
+    const float band_v = maxval * static_cast<float>(wv.taps) * 0x1p-21f;
+    const float band_h = maxval * static_cast<float>(wh.taps) * 0x1p-21f;
+
+    // Horizontal pass of one float row -> output row (or rounded floats in
+    // fbuf when dst is null).
+    auto horz_row = [&](const float* buf, float* fbuf, T* dst) {
+        if (exact_h) {
+            if constexpr (std::is_same_v<T, uint8_t>) {
+                if (dst) return k.horz_u8(buf, hp, dst);
+            }
             k.horz_f32(buf, hp, maxval, fbuf);
-            store_row(fbuf, dst, out_row);
+        } else {
+            k.horz_f32(buf, hp, 0.0f, fbuf);
+            round_like_reference(fbuf, out_row, maxval, band_h, [&](int64_t e) {
+                const int64_t o = e / c, ch = e % c;
+                const double* wdo = &wh.wd[o * wh.taps];
+                const float* px = buf + wh.first[o] * c + ch;
+                double acc = 0.0;
+                for (int t = 0; t < wh.taps; ++t) acc += wdo[t] * static_cast<double>(px[t * c]);
+                return acc;
+            });
         }
+        if (dst) store_row(fbuf, dst, out_row);
+    };
+
+    // Vertical pass over `rows` (input type R) -> buf, n values, rounded.
+    auto vert_rows = [&](const auto* const* rows, int64_t oy, int64_t n, float* buf) {
+        const float* wo = &wv.w[oy * wv.taps];
+        if (exact_v) return vert(k, rows, wo, wv.taps, n, maxval, buf);
+        vert(k, rows, wo, wv.taps, n, 0.0f, buf);
+        const double* wdo = &wv.wd[oy * wv.taps];
+        round_like_reference(buf, n, maxval, band_v, [&](int64_t i) {
+            double acc = 0.0;
+            for (int t = 0; t < wv.taps; ++t) acc += wdo[t] * static_cast<double>(rows[t][i]);
+            return acc;
+        });
     };
 
     if (!(s.scale_w < s.scale_h)) {
@@ -304,8 +386,8 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
 #pragma omp for schedule(dynamic, 4)
             for (int64_t oy = 0; oy < s.out_h; ++oy) {
                 for (int t = 0; t < wv.taps; ++t) rows[t] = x + (wv.first[oy] + t) * in_row;
-                vert(k, rows.data(), &wv.w[oy * wv.taps], wv.taps, in_row, maxval, buf.data());
-                horz_to(buf.data(), fbuf.data(), y + oy * out_row);
+                vert_rows(rows.data(), oy, in_row, buf.data());
+                horz_row(buf.data(), fbuf.data(), y + oy * out_row);
             }
         }
         return;
@@ -322,14 +404,14 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
         for (int64_t iy = 0; iy < s.in_h; ++iy) {
             const T* row = x + iy * in_row;
             vert(k, &row, &one, 1, in_row, 0.0f, buf.data());  // T -> float
-            k.horz_f32(buf.data(), hp, maxval, fbuf.data());
+            horz_row(buf.data(), fbuf.data(), nullptr);
             std::memcpy(&mid[iy * out_row], fbuf.data(), out_row * sizeof(float));
         }
         std::vector<const float*> rows(wv.taps);
 #pragma omp for schedule(dynamic, 4)
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
             for (int t = 0; t < wv.taps; ++t) rows[t] = &mid[(wv.first[oy] + t) * out_row];
-            k.vert_f32(rows.data(), &wv.w[oy * wv.taps], wv.taps, out_row, maxval, buf.data());
+            vert_rows(rows.data(), oy, out_row, buf.data());
             store_row(buf.data(), y + oy * out_row, out_row);
         }
     }

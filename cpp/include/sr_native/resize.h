@@ -52,11 +52,12 @@ struct ResizeTaps {
 // pixel), separable passes in MATLAB's order with the same integer rounding of
 // the intermediate, float accumulation, SIMD row kernels chosen by
 // active_isa(), OpenMP over output rows (cpp/cpu/resize*.cpp). Agrees with the
-// reference within 1e-5 relative for float32; for integers the two differ only
-// where the exact sum is a .5 tie that double and float round to different
-// sides: within 1 level almost everywhere, 2 where an intermediate tie meets a
-// second one (seen only with tie-heavy weights such as bilinear x2.5), on at
-// most a few percent of values and 0 on the MATLAB test images.
+// reference within 1e-5 relative for float32. For integers, sums within float
+// error of a .5 tie are redone in double (unless the float sums are provably
+// exact, as for x2/x3/x4 enlargement), so results equal the reference's except
+// at ties next to the border, where mirrored taps merged into one weight may
+// round the other way: at most 1 level, ~2e-6 of values in a broad sweep, none
+// on the MATLAB test images.
 // Precondition (checked by the binding): at most 2^22 taps per output pixel,
 // i.e. antialiased scale >= support / 2^22.
 void resize(const void* x, void* y, ResizeDtype dtype, const ResizeShape& s, ResizeMethod method,
