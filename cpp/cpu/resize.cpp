@@ -271,16 +271,12 @@ bool float_sums_exact(const Window& win, double maxval) {
 // again in double by `exact(i)`: so the intermediate and the output match the
 // reference's even at ties (weights such as 0.3/0.7 make exact ties common).
 template <class Exact>
-void round_like_reference(float* v, int64_t n, float maxval, float band, const Exact& exact) {
-    for (int64_t i = 0; i < n; ++i) {
-        const float x = v[i];
-        const float f = std::floor(x + 0.5f);
-        if (std::fabs(x + 0.5f - f) < band || std::fabs(x + 0.5f - f - 1.0f) < band) {
-            const double r = std::round(exact(i));  // half away from zero, as the reference
-            v[i] = static_cast<float>(std::min(std::max(r, 0.0), static_cast<double>(maxval)));
-        } else {
-            v[i] = std::min(std::max(f, 0.0f), maxval);
-        }
+void round_like_reference(const resize_rows::Kernels& k, float* v, int64_t n, float maxval,
+                          float band, int64_t* ties, const Exact& exact) {
+    const int64_t count = k.round_ties(v, n, maxval, band, ties);
+    for (int64_t j = 0; j < count; ++j) {
+        const double r = std::round(exact(ties[j]));  // half away from zero, as the reference
+        v[ties[j]] = static_cast<float>(std::min(std::max(r, 0.0), static_cast<double>(maxval)));
     }
 }
 
@@ -315,12 +311,23 @@ void store_row(const float* src, T* dst, int64_t n) {
 template <class T>
 void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, bool antialias) {
     const Isa isa = active_isa();
-    const resize_rows::Kernels k = pick_kernels(isa);
+    resize_rows::Kernels k = pick_kernels(isa);
     const Window wv = make_window(s.in_h, s.out_h, s.scale_h, method, antialias);
     Window wh = make_window(s.in_w, s.out_w, s.scale_w, method, antialias);
     if (isa == Isa::avx512) {
         make_groups(wh, s.out_w, s.c);
         if (has_avx512_vbmi()) make_phases(wh, s.in_w, s.out_w, s.c, false);
+#if defined(SR_NATIVE_X86)
+        // Shrinking spreads a group's 16 values over more than 32 input
+        // values (done one by one); the AVX2 pair kernels handle any spread.
+        int64_t spread = 0;
+        for (int32_t q : wh.gpat) spread += wh.pmode[q] == 2;
+        if (spread * 4 > static_cast<int64_t>(wh.gpat.size())) {
+            const resize_rows::Kernels k2 = resize_rows::avx2_kernels();
+            k.horz_f32 = k2.horz_f32;
+            k.horz_u8 = k2.horz_u8;
+        }
+#endif
     } else if (isa == Isa::avx2) {
         make_phases(wh, s.in_w, s.out_w, s.c, true);
     }
@@ -341,7 +348,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
 
     // Horizontal pass of one float row -> output row (or rounded floats in
     // fbuf when dst is null).
-    auto horz_row = [&](const float* buf, float* fbuf, T* dst) {
+    auto horz_row = [&](const float* buf, float* fbuf, T* dst, int64_t* ties) {
         if (exact_h) {
             if constexpr (std::is_same_v<T, uint8_t>) {
                 if (dst) return k.horz_u8(buf, hp, dst);
@@ -349,7 +356,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             k.horz_f32(buf, hp, maxval, fbuf);
         } else {
             k.horz_f32(buf, hp, 0.0f, fbuf);
-            round_like_reference(fbuf, out_row, maxval, band_h, [&](int64_t e) {
+            round_like_reference(k, fbuf, out_row, maxval, band_h, ties, [&](int64_t e) {
                 const int64_t o = e / c, ch = e % c;
                 const double* wdo = &wh.wd[o * wh.taps];
                 const float* px = buf + wh.first[o] * c + ch;
@@ -362,12 +369,13 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
     };
 
     // Vertical pass over `rows` (input type R) -> buf, n values, rounded.
-    auto vert_rows = [&](const auto* const* rows, int64_t oy, int64_t n, float* buf) {
+    auto vert_rows = [&](const auto* const* rows, int64_t oy, int64_t n, float* buf,
+                         int64_t* ties) {
         const float* wo = &wv.w[oy * wv.taps];
         if (exact_v) return vert(k, rows, wo, wv.taps, n, maxval, buf);
         vert(k, rows, wo, wv.taps, n, 0.0f, buf);
         const double* wdo = &wv.wd[oy * wv.taps];
-        round_like_reference(buf, n, maxval, band_v, [&](int64_t i) {
+        round_like_reference(k, buf, n, maxval, band_v, ties, [&](int64_t i) {
             double acc = 0.0;
             for (int t = 0; t < wv.taps; ++t) acc += wdo[t] * static_cast<double>(rows[t][i]);
             return acc;
@@ -383,11 +391,12 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             std::vector<float> buf(static_cast<size_t>(in_row + kSlack), 0.0f);
             std::vector<float> fbuf(static_cast<size_t>(out_row + kSlack), 0.0f);
             std::vector<const T*> rows(wv.taps);
+            std::vector<int64_t> ties(static_cast<size_t>(std::max(in_row, out_row)));
 #pragma omp for schedule(dynamic, 4)
             for (int64_t oy = 0; oy < s.out_h; ++oy) {
                 for (int t = 0; t < wv.taps; ++t) rows[t] = x + (wv.first[oy] + t) * in_row;
-                vert_rows(rows.data(), oy, in_row, buf.data());
-                horz_row(buf.data(), fbuf.data(), y + oy * out_row);
+                vert_rows(rows.data(), oy, in_row, buf.data(), ties.data());
+                horz_row(buf.data(), fbuf.data(), y + oy * out_row, ties.data());
             }
         }
         return;
@@ -399,19 +408,20 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
     {
         std::vector<float> buf(static_cast<size_t>(std::max(in_row, out_row) + kSlack), 0.0f);
         std::vector<float> fbuf(static_cast<size_t>(out_row + kSlack), 0.0f);
+        std::vector<int64_t> ties(static_cast<size_t>(std::max(in_row, out_row)));
         const float one = 1.0f;
 #pragma omp for schedule(dynamic, 4)
         for (int64_t iy = 0; iy < s.in_h; ++iy) {
             const T* row = x + iy * in_row;
             vert(k, &row, &one, 1, in_row, 0.0f, buf.data());  // T -> float
-            horz_row(buf.data(), fbuf.data(), nullptr);
+            horz_row(buf.data(), fbuf.data(), nullptr, ties.data());
             std::memcpy(&mid[iy * out_row], fbuf.data(), out_row * sizeof(float));
         }
         std::vector<const float*> rows(wv.taps);
 #pragma omp for schedule(dynamic, 4)
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
             for (int t = 0; t < wv.taps; ++t) rows[t] = &mid[(wv.first[oy] + t) * out_row];
-            vert_rows(rows.data(), oy, out_row, buf.data());
+            vert_rows(rows.data(), oy, out_row, buf.data(), ties.data());
             store_row(buf.data(), y + oy * out_row, out_row);
         }
     }
@@ -507,9 +517,19 @@ void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
     horz_any(row, p, 255.0f, out);
 }
 
+int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = v[i] + 0.5f, f = std::floor(x), d = x - f;
+        if (d < band || d > 1.0f - band) ties[count++] = i;
+        v[i] = std::min(std::max(f, 0.0f), maxval);
+    }
+    return count;
+}
+
 }  // namespace
 
-Kernels generic_kernels() { return {vert_u8, vert_u16, vert_f32, horz_f32, horz_u8}; }
+Kernels generic_kernels() { return {vert_u8, vert_u16, vert_f32, horz_f32, horz_u8, round_ties}; }
 
 }  // namespace resize_rows
 }  // namespace sr_native

@@ -248,11 +248,36 @@ void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, 
     vert(r, w, t, n, m, o);
 }
 
+// See resize_rows.h. x + 0.5 - floor(x + 0.5) near 0 or 1 marks a tie.
+int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties) {
+    const __m256 half = _mm256_set1_ps(0.5f), lo = _mm256_set1_ps(band),
+                 hi = _mm256_set1_ps(1.0f - band), maxv = _mm256_set1_ps(maxval);
+    int64_t count = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_add_ps(_mm256_loadu_ps(v + i), half);
+        const __m256 f = _mm256_floor_ps(x), d = _mm256_sub_ps(x, f);
+        unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_or_ps(
+            _mm256_cmp_ps(d, lo, _CMP_LT_OQ), _mm256_cmp_ps(d, hi, _CMP_GT_OQ))));
+        _mm256_storeu_ps(v + i, _mm256_min_ps(_mm256_max_ps(f, _mm256_setzero_ps()), maxv));
+        while (mask) {
+            ties[count++] = i + __builtin_ctz(mask);
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; ++i) {
+        const float x = v[i] + 0.5f, f = static_cast<float>(__builtin_floorf(x)), d = x - f;
+        if (d < band || d > 1.0f - band) ties[count++] = i;
+        v[i] = f < 0.0f ? 0.0f : (f > maxval ? maxval : f);
+    }
+    return count;
+}
+
 }  // namespace
 }  // namespace avx2
 
 Kernels avx2_kernels() {
-    return {avx2::vert_u8, avx2::vert_u16, avx2::vert_f32, avx2::horz_f32, avx2::horz_u8};
+    return {avx2::vert_u8, avx2::vert_u16, avx2::vert_f32, avx2::horz_f32, avx2::horz_u8,
+            avx2::round_ties};
 }
 
 }  // namespace sr_native::resize_rows

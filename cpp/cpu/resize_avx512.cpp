@@ -251,11 +251,37 @@ void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, 
     vert(r, w, t, n, m, o);
 }
 
+// See resize_rows.h. x + 0.5 - floor(x + 0.5) near 0 or 1 marks a tie.
+int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties) {
+    const __m512 half = _mm512_set1_ps(0.5f), lo = _mm512_set1_ps(band),
+                 hi = _mm512_set1_ps(1.0f - band), maxv = _mm512_set1_ps(maxval);
+    int64_t count = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_add_ps(_mm512_loadu_ps(v + i), half);
+        const __m512 f = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        const __m512 d = _mm512_sub_ps(x, f);
+        unsigned mask = static_cast<unsigned>(_mm512_cmp_ps_mask(d, lo, _CMP_LT_OQ) |
+                                              _mm512_cmp_ps_mask(d, hi, _CMP_GT_OQ));
+        _mm512_storeu_ps(v + i, _mm512_min_ps(_mm512_max_ps(f, _mm512_setzero_ps()), maxv));
+        while (mask) {
+            ties[count++] = i + __builtin_ctz(mask);
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; ++i) {
+        const float x = v[i] + 0.5f, f = static_cast<float>(__builtin_floorf(x)), d = x - f;
+        if (d < band || d > 1.0f - band) ties[count++] = i;
+        v[i] = f < 0.0f ? 0.0f : (f > maxval ? maxval : f);
+    }
+    return count;
+}
+
 }  // namespace
 }  // namespace avx512
 
 Kernels avx512_kernels() {
-    return {avx512::vert_u8, avx512::vert_u16, avx512::vert_f32, avx512::horz_f32, avx512::horz_u8};
+    return {avx512::vert_u8, avx512::vert_u16, avx512::vert_f32, avx512::horz_f32, avx512::horz_u8,
+            avx512::round_ties};
 }
 
 }  // namespace sr_native::resize_rows
