@@ -137,10 +137,12 @@ inline uint8_t horz_value_u8(const float* row, const HorzPlan& p, int64_t e) {
     return static_cast<uint8_t>(finish1(acc, 255.0f));
 }
 
-// 16 sums (accumulators started at 0.5) -> 16 bytes floor(v), saturated, in order.
+// 16 sums (accumulators started at 0.5) -> 16 bytes floor(v), saturated, in
+// order. Truncation equals floor for v >= 0; for v < 0 both end up 0 after the
+// unsigned saturation, so no separate floor is needed.
 inline __m128i floor_to_u8_16(__m256 a, __m256 b) {
-    const __m256i ia = _mm256_cvttps_epi32(_mm256_floor_ps(a));
-    const __m256i ib = _mm256_cvttps_epi32(_mm256_floor_ps(b));
+    const __m256i ia = _mm256_cvttps_epi32(a);
+    const __m256i ib = _mm256_cvttps_epi32(b);
     const __m256i w16 = _mm256_packus_epi32(ia, ib);   // a0-3 b0-3 | a4-7 b4-7
     const __m256i b8 = _mm256_packus_epi16(w16, w16);  // bytes, same order, twice per lane
     const __m256i fix = _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0));
