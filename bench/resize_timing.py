@@ -2,7 +2,10 @@
 INTER_CUBIC and Pillow BICUBIC, on a fixed number of threads.
 
 Usage: PYTHONPATH=python python bench/resize_timing.py [--threads 2] [--repeat 20]
-Validates before timing (fast vs reference on a crop, and vs Pillow's interior).
+Validates before timing (fast vs reference on a crop). The candidates run in
+turn, round after round, so a busy machine slows them alike. On a shared,
+oversubscribed machine also try OMP_WAIT_POLICY=passive: libgomp's spinning
+workers otherwise take CPU from whatever runs next (OpenCV included).
 """
 
 import argparse
