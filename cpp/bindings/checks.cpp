@@ -1,6 +1,7 @@
 #include "checks.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <sstream>
 
 namespace sr_native::bind {
@@ -21,6 +22,36 @@ std::string type_name(const py::handle& obj) {
 void raise_value(const std::string& msg) { throw py::value_error(msg); }
 void raise_type(const std::string& msg) { throw py::type_error(msg); }
 
+namespace {
+// a * b into *out; false on overflow (non-negative operands).
+bool mul_overflows(int64_t a, int64_t b, int64_t* out) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, out);
+#else
+    if (a != 0 && b > INT64_MAX / a) return true;
+    *out = a * b;
+    return false;
+#endif
+}
+
+// Byte size of dims * elem_size; SizeOverflowError (MemoryError) if it
+// overflows int64 or exceeds half the address space.
+int64_t checked_bytes(const int64_t* dims, size_t ndim, int64_t elem_size, const char* op) {
+    int64_t total = elem_size;
+    for (size_t i = 0; i < ndim; ++i) {
+        if (dims[i] < 0 || mul_overflows(total, dims[i], &total) ||
+            total > PTRDIFF_MAX / 2) {
+            std::ostringstream s;
+            s << op << ": an array of shape (";
+            for (size_t j = 0; j < ndim; ++j) s << (j ? ", " : "") << dims[j];
+            s << ") would need more memory than can be addressed";
+            throw SizeOverflowError(s.str());
+        }
+    }
+    return total;
+}
+}  // namespace
+
 FloatArray float32_array(const py::handle& obj, const char* op, const char* name) {
     if (!py::isinstance<py::array>(obj))
         raise_type(std::string(op) + ": " + name + " must be a numpy.ndarray of float32, got " +
@@ -29,7 +60,21 @@ FloatArray float32_array(const py::handle& obj, const char* op, const char* name
     if (!arr.dtype().is(py::dtype::of<float>()))
         raise_type(std::string(op) + ": " + name + " must be float32, got " +
                    py::str(arr.dtype()).cast<std::string>() + " with shape " + shape_str(arr));
-    return FloatArray::ensure(arr);  // copies only when not C-contiguous
+    if (!(arr.flags() & py::array::c_style)) {
+        // A strided view (broadcast_to, as_strided) may describe more bytes than
+        // exist: refuse before the contiguous copy tries to allocate them.
+        std::vector<int64_t> dims(arr.shape(), arr.shape() + arr.ndim());
+        checked_bytes(dims.data(), dims.size(), sizeof(float), op);
+    }
+    // Copies only when not C-contiguous. Not FloatArray::ensure: that returns a
+    // null array (and clears the error) when the copy cannot be allocated.
+    try {
+        return FloatArray(arr);
+    } catch (py::error_already_set& e) {
+        if (!e.matches(PyExc_MemoryError)) throw;
+        throw SizeOverflowError(std::string(op) + ": no memory for a contiguous copy of " + name +
+                                " with shape " + shape_str(arr) + " (" + e.what() + ")");
+    }
 }
 
 FloatArray float32_inplace(const py::handle& obj, const char* op, const char* name) {
@@ -65,24 +110,6 @@ void require_same_shape(const py::array& a, const py::array& b, const char* op,
                     shape_str(a) + ", got " + shape_str(b));
 }
 
-namespace {
-// Byte size of dims * elem_size; SizeOverflowError (MemoryError) if it
-// overflows int64 or exceeds half the address space.
-int64_t checked_bytes(const int64_t* dims, size_t ndim, int64_t elem_size, const char* op) {
-    int64_t total = elem_size;
-    for (size_t i = 0; i < ndim; ++i) {
-        if (dims[i] < 0 || __builtin_mul_overflow(total, dims[i], &total) ||
-            total > PTRDIFF_MAX / 2) {
-            std::ostringstream s;
-            s << op << ": an array of shape (";
-            for (size_t j = 0; j < ndim; ++j) s << (j ? ", " : "") << dims[j];
-            s << ") would need more memory than can be addressed";
-            throw SizeOverflowError(s.str());
-        }
-    }
-    return total;
-}
-}  // namespace
 
 void require_shape(const py::array& a, const std::vector<int64_t>& dims, const char* op,
                    const char* name, const char* why) {

@@ -16,7 +16,8 @@ namespace sr_native::bind {
 
 namespace py = pybind11;
 
-// Becomes MemoryError with this message (registered in module.cpp).
+// Becomes MemoryError with this message (registered in module.cpp): a size
+// that cannot be addressed, or a copy that cannot be allocated.
 struct SizeOverflowError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };

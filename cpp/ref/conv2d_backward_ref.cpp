@@ -14,7 +14,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
                      float* db, const Conv2dShape& s) {
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t HW = H * W;
-    const int nt = get_num_threads();
+    [[maybe_unused]] const int nt = get_num_threads();  // unused without OpenMP
 
     if (dx) {
 #pragma omp parallel for collapse(2) schedule(dynamic) num_threads(nt)

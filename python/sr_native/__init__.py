@@ -9,8 +9,10 @@ Public entry points:
 
 from importlib.metadata import PackageNotFoundError, version as _dist_version
 
-from . import _core, ops, ref
+from . import _core, metrics, models, ops, ref
 from .resize import resize
+from .upscaling import upscale
+from .weights import load_model, shipped_models
 
 try:
     __version__ = _dist_version("sr_native")
@@ -26,6 +28,16 @@ def build_info():
     march_native, cuda.
     """
     return dict(_core.build_info())
+
+
+def cuda_available():
+    """Whether the CUDA kernels can run here. This build has none (CPU only)."""
+    return False
+
+
+def cuda_unavailable_reason():
+    """Why cuda_available() is False, in words."""
+    return "this build of sr_native has no CUDA support (it was built without SR_NATIVE_CUDA=ON)"
 
 
 def get_num_threads():
@@ -62,6 +74,7 @@ def supported_isas():
 
 
 __all__ = [
-    "build_info", "get_isa", "get_num_threads", "ops", "ref", "resize", "set_isa",
-    "set_num_threads", "supported_isas", "__version__",
+    "build_info", "cuda_available", "cuda_unavailable_reason", "get_isa", "get_num_threads",
+    "load_model", "metrics", "models", "ops", "ref", "resize", "set_isa", "set_num_threads",
+    "shipped_models", "supported_isas", "upscale", "__version__",
 ]

@@ -1,0 +1,86 @@
+"""Layers as plain classes holding numpy arrays, and the Module walk that
+builds state dicts from attribute names.
+
+A Module's parameters are found by walking its attributes in definition
+order: a Conv2d contributes `<name>.weight` and `<name>.bias`, a nested
+Module or a list of Modules contributes its own names under `<name>.` /
+`<name>.<index>.`.
+"""
+
+import numpy as np
+
+from . import ops
+
+
+class Conv2d:
+    """Weight (O, C, K, K) and optional bias (O,), float32; stride 1, "same" padding."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=True):
+        self.weight = np.zeros((out_channels, in_channels, kernel_size, kernel_size), np.float32)
+        self.bias = np.zeros(out_channels, np.float32) if bias else None
+
+    @property
+    def in_channels(self):
+        return self.weight.shape[1]
+
+    @property
+    def out_channels(self):
+        return self.weight.shape[0]
+
+    @property
+    def kernel_size(self):
+        return self.weight.shape[2]
+
+    def __call__(self, x, *, relu=False, residual=None, res_scale=1.0):
+        return ops.conv2d(x, self.weight, self.bias, relu=relu, residual=residual, res_scale=res_scale)
+
+    def named_parameters(self, prefix):
+        yield prefix + "weight", self.weight
+        if self.bias is not None:
+            yield prefix + "bias", self.bias
+
+
+class Module:
+    """Base of every network: parameter walk, state dicts, parameter count."""
+
+    def named_parameters(self, prefix=""):
+        for name, value in vars(self).items():
+            yield from _walk(value, f"{prefix}{name}.")
+
+    def state_dict(self):
+        """Name -> array (the arrays themselves, not copies)."""
+        return dict(self.named_parameters())
+
+    def load_state_dict(self, state, *, source="state dict"):
+        """Copy arrays into the parameters. Every key must match in name and shape.
+
+        Raises KeyError for missing or unexpected keys and ValueError for a shape
+        mismatch, naming the key and both shapes; nothing is loaded on error.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+            raise KeyError(f"{source} does not fit {type(self).__name__}: " + "; ".join(parts))
+        for key, param in own.items():
+            value = np.asarray(state[key])
+            if value.shape != param.shape:
+                raise ValueError(f"{source}: {key} has shape {value.shape}, the model expects {param.shape}")
+        for key, param in own.items():
+            param[...] = np.asarray(state[key], dtype=np.float32)
+
+    def num_parameters(self):
+        return int(sum(p.size for _, p in self.named_parameters()))
+
+
+def _walk(value, prefix):
+    if isinstance(value, (Conv2d, Module)):
+        yield from value.named_parameters(prefix)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{prefix}{i}.")

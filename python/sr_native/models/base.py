@@ -1,0 +1,110 @@
+"""What every super-resolution network shares: input normalisation, the
+receptive field used for tiling, and its description for weight files."""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .. import ops
+from ..layers import Module
+
+# Mean RGB of DIV2K's training images, the convention of EDSR-PyTorch, BasicSR and WDSR.
+DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+@dataclass
+class Normalization:
+    """How images in [0, 1] become the network's input and back.
+
+    net_in = (x * pixel_range - mean * pixel_range) / std
+    x_out  = (net_out * std + mean * pixel_range) / pixel_range
+    EDSR-PyTorch and BasicSR: pixel_range 255, DIV2K mean, std 1.
+    WDSR (its authors' code): pixel_range 255, DIV2K mean, std 127.5.
+    """
+
+    pixel_range: float = 255.0
+    mean: tuple = DIV2K_MEAN
+    std: float = 1.0
+
+    def to_dict(self):
+        d = asdict(self)
+        d["mean"] = [float(m) for m in self.mean]
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(pixel_range=float(d["pixel_range"]), mean=tuple(float(m) for m in d["mean"]),
+                   std=float(d["std"]))
+
+
+@dataclass
+class ModelInfo:
+    """What a weight file says about its network beyond the arrays."""
+
+    architecture: str
+    arch_args: dict
+    scale: int
+    normalization: Normalization = field(default_factory=Normalization)
+    provenance: dict = field(default_factory=dict)
+
+
+class SRNetwork(Module):
+    """Base of EDSR and WDSR. Subclasses define forward_raw, receptive_radius,
+    architecture and arch_args()."""
+
+    architecture = ""
+    scales = (2, 3, 4)
+
+    def __init__(self, scale, n_colors, normalization):
+        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in self.scales:
+            raise ValueError(f"{type(self).__name__}: scale must be one of {self.scales}, got {scale!r}")
+        self.scale = int(scale)
+        self.n_colors = int(n_colors)
+        self.normalization = normalization or Normalization()
+        self.provenance = {}
+
+    def __call__(self, x):
+        """Run the network on (N, n_colors, H, W) float32 images in [0, 1].
+
+        Returns (N, n_colors, H*scale, W*scale), not clamped.
+        """
+        n = self.normalization
+        mean = np.asarray(n.mean, np.float32)
+        if mean.size != self.n_colors:
+            raise ValueError(f"normalization mean has {mean.size} values for {self.n_colors} colours")
+        gain = np.float32(n.pixel_range / n.std)
+        x = ops.channel_affine(x, np.full(self.n_colors, gain, np.float32), -mean * gain)
+        y = self.forward_raw(x)
+        return ops.channel_affine(y, np.full(self.n_colors, 1 / gain, np.float32), mean)
+
+    def forward_raw(self, x):
+        """The network in its own normalised domain."""
+        raise NotImplementedError
+
+    @property
+    def receptive_radius(self):
+        """How many input pixels beyond a tile's edge can change its output:
+        the overlap tiling needs for tiled output to equal untiled output."""
+        raise NotImplementedError
+
+    def activation_floats_per_pixel(self):
+        """A bound on the float32 activations alive at once, per input pixel,
+        while the network runs: what tile="auto" sizes tiles by."""
+        raise NotImplementedError
+
+    def arch_args(self):
+        raise NotImplementedError
+
+    def info(self):
+        return ModelInfo(self.architecture, self.arch_args(), self.scale, self.normalization,
+                         dict(self.provenance))
+
+    def save(self, path, *, provenance=None):
+        """Write the weights and everything needed to run them to a safetensors file."""
+        from ..weights import save_model
+
+        save_model(self, path, provenance=provenance)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.arch_args().items())
+        return f"{type(self).__name__}({args}) with {self.num_parameters():,} parameters"

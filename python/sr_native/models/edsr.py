@@ -1,0 +1,90 @@
+"""EDSR (Lim et al., CVPR 2017 workshops), composed from the kernels.
+
+head conv -> residual blocks (conv-ReLU-conv, scaled by res_scale, added)
+-> body conv with the global skip from the head -> upsampler (conv + pixel
+shuffle; x4 as two x2 stages) -> tail conv. All convs 3x3.
+"""
+
+from .. import ops
+from ..layers import Conv2d, Module
+from .base import Normalization, SRNetwork
+
+PRESETS = {
+    "edsr-baseline": dict(n_feats=64, n_resblocks=16, res_scale=1.0),
+    "edsr": dict(n_feats=256, n_resblocks=32, res_scale=0.1),
+}
+
+
+class ResBlock(Module):
+    def __init__(self, n_feats, res_scale):
+        self.conv1 = Conv2d(n_feats, n_feats, 3)
+        self.conv2 = Conv2d(n_feats, n_feats, 3)
+        self.res_scale = res_scale
+
+    def __call__(self, x):
+        return self.conv2(self.conv1(x, relu=True), residual=x, res_scale=self.res_scale)
+
+
+def upsample_factors(scale):
+    """x2 -> [2], x3 -> [3], x4 -> [2, 2]: one conv + pixel shuffle per factor."""
+    return [2, 2] if scale == 4 else [scale]
+
+
+class EDSR(SRNetwork):
+    """EDSR(scale, n_feats=64, n_resblocks=16, res_scale=1.0, n_colors=3).
+
+    Args:
+        scale: 2, 3 or 4.
+        n_feats: feature channels.
+        n_resblocks: residual blocks.
+        res_scale: residual scaling inside each block (0.1 for the full EDSR).
+        n_colors: image channels.
+        normalization: input normalisation; EDSR-PyTorch's by default.
+    """
+
+    architecture = "edsr"
+
+    def __init__(self, scale, n_feats=64, n_resblocks=16, res_scale=1.0, n_colors=3, normalization=None):
+        super().__init__(scale, n_colors, normalization or Normalization(255.0, std=1.0))
+        self.n_feats, self.n_resblocks, self.res_scale = int(n_feats), int(n_resblocks), float(res_scale)
+        self.head = Conv2d(n_colors, n_feats, 3)
+        self.body = [ResBlock(n_feats, res_scale) for _ in range(n_resblocks)]
+        self.body_conv = Conv2d(n_feats, n_feats, 3)
+        self.upsample = [Conv2d(n_feats, r * r * n_feats, 3) for r in upsample_factors(scale)]
+        self.tail = Conv2d(n_feats, n_colors, 3)
+
+    @classmethod
+    def from_preset(cls, preset, scale, **overrides):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown EDSR preset {preset!r}; choose from {sorted(PRESETS)}")
+        return cls(scale, **{**PRESETS[preset], **overrides})
+
+    def forward_raw(self, x):
+        h = self.head(x)
+        r = h
+        for block in self.body:
+            r = block(r)
+        r = self.body_conv(r, residual=h)
+        for conv, factor in zip(self.upsample, upsample_factors(self.scale)):
+            r = ops.pixel_shuffle(conv(r), factor)
+        return self.tail(r)
+
+    @property
+    def receptive_radius(self):
+        # Each 3x3 conv reaches one pixel further: head, two per block, body conv,
+        # each upsampler conv and the tail. Convs after an upsampling reach one
+        # pixel of a finer grid, at most one LR pixel, so counting 1 is safe.
+        return 1 + 2 * self.n_resblocks + 1 + len(self.upsample) + 1
+
+    def activation_floats_per_pixel(self):
+        f, c = self.n_feats, self.n_colors
+        peak = 4 * f + 2 * c  # in a block: head output, block input, conv1 output, conv2 output
+        density = 1  # output pixels per input pixel before this stage
+        for r in upsample_factors(self.scale):
+            peak = max(peak, density * (f + 2 * r * r * f))  # stage input, conv output, shuffled copy
+            density *= r * r
+        return max(peak, density * (f + 3 * c))  # tail input, output, normalised copies
+
+    def arch_args(self):
+        return dict(n_feats=self.n_feats, n_resblocks=self.n_resblocks, res_scale=self.res_scale,
+                    n_colors=self.n_colors)

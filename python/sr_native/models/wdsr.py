@@ -1,0 +1,101 @@
+"""WDSR (Yu et al., "Wide Activation for Efficient and Accurate Image
+Super-Resolution", 2018), composed from the kernels.
+
+head conv -> residual blocks with wide activation -> tail conv (to
+scale*scale*n_colors channels) + pixel shuffle, summed with a skip branch
+(5x5 conv on the input + pixel shuffle). Blocks:
+  A: 3x3 expand to `expansion` x width (4 by default), ReLU, 3x3 back.
+  B: 1x1 expand to `expansion` x width (6), ReLU, 1x1 linear low-rank to
+     `linear` x width (0.8), 3x3 back.
+Weight normalisation is a training-time reparameterisation: checkpoints that
+carry weight_g / weight_v are folded into plain weights at load.
+"""
+
+from .. import ops
+from ..layers import Conv2d, Module
+from .base import Normalization, SRNetwork
+
+
+class BlockA(Module):
+    def __init__(self, n_feats, expansion, res_scale):
+        wide = n_feats * expansion
+        self.conv1 = Conv2d(n_feats, wide, 3)
+        self.conv2 = Conv2d(wide, n_feats, 3)
+        self.res_scale = res_scale
+
+    def __call__(self, x):
+        return self.conv2(self.conv1(x, relu=True), residual=x, res_scale=self.res_scale)
+
+
+class BlockB(Module):
+    def __init__(self, n_feats, expansion, linear, res_scale):
+        wide, low = n_feats * expansion, int(n_feats * linear)
+        self.conv1 = Conv2d(n_feats, wide, 1)
+        self.conv2 = Conv2d(wide, low, 1)
+        self.conv3 = Conv2d(low, n_feats, 3)
+        self.res_scale = res_scale
+
+    def __call__(self, x):
+        return self.conv3(self.conv2(self.conv1(x, relu=True)), residual=x, res_scale=self.res_scale)
+
+
+class WDSR(SRNetwork):
+    """WDSR(scale, variant="a", n_feats=32, n_resblocks=16, expansion=None, linear=0.8,
+    res_scale=1.0, n_colors=3).
+
+    Args:
+        scale: 2, 3 or 4.
+        variant: "a" or "b" (block type, see the module docstring).
+        n_feats: feature channels.
+        n_resblocks: residual blocks.
+        expansion: width multiplier inside a block; 4 for A, 6 for B by default.
+        linear: low-rank width multiplier of B blocks.
+        res_scale: residual scaling inside each block.
+        n_colors: image channels.
+        normalization: input normalisation; the WDSR authors' (x - mean) / 127.5 by default.
+    """
+
+    architecture = "wdsr"
+
+    def __init__(self, scale, variant="a", n_feats=32, n_resblocks=16, expansion=None, linear=0.8,
+                 res_scale=1.0, n_colors=3, normalization=None):
+        super().__init__(scale, n_colors, normalization or Normalization(255.0, std=127.5))
+        variant = str(variant).lower()
+        if variant not in ("a", "b"):
+            raise ValueError(f"WDSR: variant must be 'a' or 'b', got {variant!r}")
+        self.variant = variant
+        self.n_feats, self.n_resblocks = int(n_feats), int(n_resblocks)
+        self.expansion = int(expansion if expansion is not None else (4 if variant == "a" else 6))
+        self.linear, self.res_scale = float(linear), float(res_scale)
+        out = scale * scale * n_colors
+        self.head = Conv2d(n_colors, n_feats, 3)
+        if variant == "a":
+            self.body = [BlockA(n_feats, self.expansion, res_scale) for _ in range(n_resblocks)]
+        else:
+            self.body = [BlockB(n_feats, self.expansion, linear, res_scale) for _ in range(n_resblocks)]
+        self.tail = Conv2d(n_feats, out, 3)
+        self.skip = Conv2d(n_colors, out, 5)
+
+    def forward_raw(self, x):
+        r = self.head(x)
+        for block in self.body:
+            r = block(r)
+        # shuffle(a) + shuffle(b) == shuffle(a + b): add the skip branch in the
+        # tail conv's epilogue and shuffle once.
+        return ops.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale)
+
+    @property
+    def receptive_radius(self):
+        per_block = 2 if self.variant == "a" else 1  # B: two 1x1 convs and one 3x3
+        return max(1 + per_block * self.n_resblocks + 1, 2)  # head, blocks, tail; the skip's 5x5 reaches 2
+
+    def activation_floats_per_pixel(self):
+        f, c, s2 = self.n_feats, self.n_colors, self.scale * self.scale
+        block = f * (3 + self.expansion)  # block input, wide activation, low-rank/out, head copy
+        tail = f + 4 * s2 * c  # tail input, skip output, tail output, shuffled, normalised
+        return max(block, tail) + s2 * c  # the skip branch's output is computed once alongside
+
+    def arch_args(self):
+        return dict(variant=self.variant, n_feats=self.n_feats, n_resblocks=self.n_resblocks,
+                    expansion=self.expansion, linear=self.linear, res_scale=self.res_scale,
+                    n_colors=self.n_colors)

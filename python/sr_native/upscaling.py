@@ -1,0 +1,216 @@
+"""sr_native.upscale: any everyday image through a network, in bounded memory.
+
+Tiling: the image is cut into tiles whose padding covers the network's
+receptive field (model.receptive_radius); each padded tile runs through the
+network and only its core is kept, so the tiled result equals running the
+network on the whole image (the image border is zero-padded in both cases).
+Each tile's output is converted to the output dtype as it is written, so the
+full-resolution image exists only once, in the output dtype.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .models import SRNetwork
+
+# tile="auto" keeps one tile's activations under this many bytes. Peak memory of
+# upscale is then about: input + output (in their dtypes) + this budget + the
+# weights. For a 3840x2160 RGB uint8 image at x2 through EDSR-baseline: 25 MB in,
+# 100 MB out, 512 MB of activations.
+AUTO_TILE_BUDGET_BYTES = 512 * 1024 * 1024
+
+_DTYPE_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def resolve_model(model, scale):
+    """A loaded network from a network, a path or a shipped model's name."""
+    from .weights import load_model, shipped_models
+
+    if model is None:
+        default = f"default-x{scale}"
+        if default in shipped_models():
+            return load_model(default)
+        raise ValueError("upscale: model= is required: no trained weights ship with this version yet. "
+                         "Pass a loaded model, a path to a weight file (ours or a foreign checkpoint), "
+                         "or the name of a shipped model")
+    if isinstance(model, SRNetwork):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    raise TypeError(f"upscale: model must be a network, a path or a model name, got {type(model).__name__}")
+
+
+def _to_array(image):
+    """numpy view of the input, and a function that turns the result back into its kind."""
+    try:
+        from PIL import Image
+    except ImportError:  # Pillow is a dependency, but keep numpy-only use working
+        Image = None
+    if Image is not None and isinstance(image, Image.Image):
+        mode = image.mode
+        if mode not in ("L", "RGB", "RGBA", "I;16"):
+            raise ValueError(f"upscale: PIL images of mode {mode!r} are not supported; convert to RGB or RGBA")
+        arr = np.asarray(image)
+        return arr, lambda out: Image.fromarray(out, mode=mode if mode != "I;16" else None)
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"upscale: image must be a numpy array or a PIL image, got {type(image).__name__}")
+    return image, lambda out: out
+
+
+def _check_image(arr):
+    if arr.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise TypeError(f"upscale: image dtype must be uint8, uint16, float32 or float64, got {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"upscale: image must be HxW or HxWxC, got shape {arr.shape}")
+    if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
+        raise ValueError(f"upscale: image must have 1, 3 or 4 channels (gray, RGB, RGBA), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"upscale: image is empty, got shape {arr.shape}")
+
+
+def _auto_tile(model):
+    """Largest square tile core whose padded activations fit the budget."""
+    per_pixel = 4 * model.activation_floats_per_pixel()
+    side = int((AUTO_TILE_BUDGET_BYTES / per_pixel) ** 0.5)
+    core = side - 2 * model.receptive_radius
+    core = max(core, model.receptive_radius)  # never all overlap
+    return core
+
+
+def _tiles(h, w, tile):
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            yield y0, x0, min(y0 + tile, h), min(x0 + tile, w)
+
+
+_ENSEMBLE = [(t, fy, fx) for t in (False, True) for fy in (False, True) for fx in (False, True)]
+
+
+def _transform(x, transpose, flip_y, flip_x):
+    if flip_y:
+        x = x[:, :, ::-1, :]
+    if flip_x:
+        x = x[:, :, :, ::-1]
+    if transpose:
+        x = x.transpose(0, 1, 3, 2)
+    return np.ascontiguousarray(x)
+
+
+def _untransform(y, transpose, flip_y, flip_x):
+    if transpose:
+        y = y.transpose(0, 1, 3, 2)
+    if flip_x:
+        y = y[:, :, :, ::-1]
+    if flip_y:
+        y = y[:, :, ::-1, :]
+    return y
+
+
+def _run(model, x, self_ensemble):
+    if not self_ensemble:
+        return model(x)
+    acc = None
+    for t in _ENSEMBLE:
+        y = _untransform(model(_transform(x, *t)), *t)
+        acc = y.astype(np.float64) if acc is None else acc + y
+    return (acc / len(_ENSEMBLE)).astype(np.float32)
+
+
+def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensemble=False, progress=False):
+    """Upscale an image with a super-resolution network.
+
+    Args:
+        image: numpy array HxW, HxWx1, HxWx3 or HxWx4 in uint8, uint16, float32 or
+            float64 (floats in [0, 1]), or a PIL image (L, RGB, RGBA, I;16).
+        scale: the model's scale factor (2, 3 or 4).
+        model: a loaded network, a path to a weight file (ours or a foreign
+            checkpoint), or the name of a shipped model.
+        tile: "auto" (bounded memory, see AUTO_TILE_BUDGET_BYTES), None (whole
+            image at once), or the tile core size in input pixels.
+        device: "cpu" ("cuda" needs the optional CUDA build).
+        self_ensemble: average the 8 flips and transposes (EDSR's "+" results).
+        progress: show a progress bar over tiles.
+
+    Returns:
+        The same kind, dtype and channel layout as the input, scale times larger.
+        Gray goes through the RGB network (channels averaged on the way out);
+        alpha is upscaled separately with bicubic resize and reattached.
+    """
+    arr, wrap = _to_array(image)
+    _check_image(arr)
+    if device != "cpu":
+        from . import cuda_unavailable_reason
+
+        raise ValueError(f"upscale: device {device!r} is not available: {cuda_unavailable_reason()}")
+    net = resolve_model(model, scale)
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale != net.scale:
+        raise ValueError(f"upscale: scale {scale!r} does not match the model's scale {net.scale}")
+    if net.n_colors != 3:
+        raise ValueError(f"upscale: the model takes {net.n_colors} colour channels; RGB models only")
+
+    h, w = arr.shape[:2]
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    colour = arr if arr.ndim == 2 else arr[..., : 1 if channels == 1 else 3]
+    alpha = arr[..., 3] if channels == 4 else None
+    peak = _DTYPE_MAX.get(arr.dtype, 1.0)
+    out = np.empty((h * scale, w * scale) + arr.shape[2:], arr.dtype)
+
+    if tile == "auto":
+        tile_size = _auto_tile(net)
+    elif tile is None:
+        tile_size = max(h, w)
+    elif isinstance(tile, (int, np.integer)) and not isinstance(tile, bool) and tile >= 1:
+        tile_size = int(tile)
+    else:
+        raise ValueError(f"upscale: tile must be 'auto', None or a positive int, got {tile!r}")
+
+    pad = net.receptive_radius
+    tiles = list(_tiles(h, w, tile_size))
+    bar = _progress(len(tiles), progress)
+    for y0, x0, y1, x1 in tiles:
+        py0, px0, py1, px1 = max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, h), min(x1 + pad, w)
+        crop = colour[py0:py1, px0:px1]
+        x = crop.astype(np.float32).reshape(py1 - py0, px1 - px0, -1)
+        if peak != 1.0:
+            x /= np.float32(peak)
+        x = np.ascontiguousarray(np.broadcast_to(x, x.shape[:2] + (3,)).transpose(2, 0, 1))[None]
+        y = _run(net, x, self_ensemble)[0]
+        y = y[:, (y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
+        if colour.ndim == 2 or colour.shape[2] == 1:
+            y = y.mean(axis=0, keepdims=True)
+        y = np.clip(y.transpose(1, 2, 0), 0.0, 1.0)
+        region = out[y0 * scale:y1 * scale, x0 * scale:x1 * scale]
+        if peak != 1.0:
+            y = np.rint(y * peak)
+        if out.ndim == 2:
+            region[...] = y[..., 0]
+        else:
+            region[..., : y.shape[2]] = y
+        bar.update(1)
+    bar.close()
+
+    if alpha is not None:
+        from .resize import resize
+
+        if alpha.dtype == np.float64:  # resize takes float32; float64 output keeps float32 precision here
+            alpha = alpha.astype(np.float32)
+        big_alpha = resize(alpha, size=(h * scale, w * scale), method="bicubic")
+        out[..., 3] = np.clip(big_alpha, 0.0, 1.0) if big_alpha.dtype == np.float32 else big_alpha
+    return wrap(out)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="tile", desc="upscale")
