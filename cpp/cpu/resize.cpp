@@ -43,7 +43,8 @@ struct Window {
     int taps = 1;
     std::vector<int64_t> first;
     std::vector<float> w;      // out_len * taps
-    std::vector<double> wd;    // the same weights in double (tie resolution)
+    std::vector<double> wd;    // the same weights in double
+    ResizeTaps taps_ref;       // the reference's own taps (unmerged), for ties
     std::vector<float> wpair;  // see resize_rows.h
     // 16-value groups of the horizontal pass (resize_rows::HorzPlan), AVX-512 only.
     std::vector<int64_t> gbase;
@@ -139,6 +140,7 @@ Window make_window(int64_t in_len, int64_t out_len, double scale, ResizeMethod m
     }
     win.w.assign(wd.begin(), wd.end());
     win.wd = std::move(wd);
+    win.taps_ref = t;
     const int64_t pairs = (out_len + 1) / 2;
     win.wpair.assign(static_cast<size_t>(pairs * taps * 8), 0.0f);
     for (int64_t o = 0; o < out_len; ++o)
@@ -356,28 +358,35 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             k.horz_f32(buf, hp, maxval, fbuf);
         } else {
             k.horz_f32(buf, hp, 0.0f, fbuf);
+            // Ties are re-summed with the reference's own taps, in its order
+            // (mirrored taps unmerged), so they round exactly as it does.
+            const ResizeTaps& tr = wh.taps_ref;
             round_like_reference(k, fbuf, out_row, maxval, band_h, ties, [&](int64_t e) {
                 const int64_t o = e / c, ch = e % c;
-                const double* wdo = &wh.wd[o * wh.taps];
-                const float* px = buf + wh.first[o] * c + ch;
                 double acc = 0.0;
-                for (int t = 0; t < wh.taps; ++t) acc += wdo[t] * static_cast<double>(px[t * c]);
+                for (int t = 0; t < tr.taps; ++t)
+                    acc += tr.weight[o * tr.taps + t] *
+                           static_cast<double>(buf[tr.index[o * tr.taps + t] * c + ch]);
                 return acc;
             });
         }
         if (dst) store_row(fbuf, dst, out_row);
     };
 
-    // Vertical pass over `rows` (input type R) -> buf, n values, rounded.
-    auto vert_rows = [&](const auto* const* rows, int64_t oy, int64_t n, float* buf,
-                         int64_t* ties) {
+    // Vertical pass for output row oy over the rows of `src` (row stride
+    // `stride` values, input type T or float) -> buf, n values, rounded.
+    auto vert_rows = [&](const auto* src, int64_t stride, int64_t oy, int64_t n, float* buf,
+                         int64_t* ties, auto* rows) {
+        for (int t = 0; t < wv.taps; ++t) rows[t] = src + (wv.first[oy] + t) * stride;
         const float* wo = &wv.w[oy * wv.taps];
         if (exact_v) return vert(k, rows, wo, wv.taps, n, maxval, buf);
         vert(k, rows, wo, wv.taps, n, 0.0f, buf);
-        const double* wdo = &wv.wd[oy * wv.taps];
+        const ResizeTaps& tr = wv.taps_ref;  // ties: the reference's taps and order
+        const int64_t* idx = &tr.index[oy * tr.taps];
+        const double* wt = &tr.weight[oy * tr.taps];
         round_like_reference(k, buf, n, maxval, band_v, ties, [&](int64_t i) {
             double acc = 0.0;
-            for (int t = 0; t < wv.taps; ++t) acc += wdo[t] * static_cast<double>(rows[t][i]);
+            for (int t = 0; t < tr.taps; ++t) acc += wt[t] * static_cast<double>(src[idx[t] * stride + i]);
             return acc;
         });
     };
@@ -394,8 +403,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             std::vector<int64_t> ties(static_cast<size_t>(std::max(in_row, out_row)));
 #pragma omp for schedule(dynamic, 4)
             for (int64_t oy = 0; oy < s.out_h; ++oy) {
-                for (int t = 0; t < wv.taps; ++t) rows[t] = x + (wv.first[oy] + t) * in_row;
-                vert_rows(rows.data(), oy, in_row, buf.data(), ties.data());
+                vert_rows(x, in_row, oy, in_row, buf.data(), ties.data(), rows.data());
                 horz_row(buf.data(), fbuf.data(), y + oy * out_row, ties.data());
             }
         }
@@ -420,8 +428,7 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
         std::vector<const float*> rows(wv.taps);
 #pragma omp for schedule(dynamic, 4)
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
-            for (int t = 0; t < wv.taps; ++t) rows[t] = &mid[(wv.first[oy] + t) * out_row];
-            vert_rows(rows.data(), oy, out_row, buf.data(), ties.data());
+            vert_rows(mid.data(), out_row, oy, out_row, buf.data(), ties.data(), rows.data());
             store_row(buf.data(), y + oy * out_row, out_row);
         }
     }

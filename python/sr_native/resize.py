@@ -39,8 +39,8 @@ def resize(image, scale=None, *, size=None, method="bicubic", antialias=True, re
             antialiased; "area" without antialias is "nearest".
         reference: run the plain reference kernel (double accumulation) instead
             of the fast one (float, SIMD, threads). They agree within 1e-5
-            relative for float32; integer results are equal except, rarely, by
-            1 level at an exact .5 tie next to the border.
+            relative for float32; integer results are equal (near-ties are
+            re-summed in double), with rare exceptions of 1 level.
 
     Returns:
         The resized image, same dtype and layout. Integer results are rounded
