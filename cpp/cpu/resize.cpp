@@ -274,11 +274,14 @@ bool float_sums_exact(const Window& win, double maxval) {
 // reference's even at ties (weights such as 0.3/0.7 make exact ties common).
 template <class Exact>
 void round_like_reference(const resize_rows::Kernels& k, float* v, int64_t n, float maxval,
-                          float band, int64_t* ties, const Exact& exact) {
-    const int64_t count = k.round_ties(v, n, maxval, band, ties);
+                          float band, int64_t* ties, const Exact& exact,
+                          uint8_t* out8 = nullptr) {
+    const int64_t count = k.round_ties(v, n, maxval, band, ties, out8);
     for (int64_t j = 0; j < count; ++j) {
         const double r = std::round(exact(ties[j]));  // half away from zero, as the reference
-        v[ties[j]] = static_cast<float>(std::min(std::max(r, 0.0), static_cast<double>(maxval)));
+        const double cl = std::min(std::max(r, 0.0), static_cast<double>(maxval));
+        if (out8) out8[ties[j]] = static_cast<uint8_t>(cl);
+        else v[ties[j]] = static_cast<float>(cl);
     }
 }
 
@@ -361,6 +364,8 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
             // Ties are re-summed with the reference's own taps, in its order
             // (mirrored taps unmerged), so they round exactly as it does.
             const ResizeTaps& tr = wh.taps_ref;
+            uint8_t* out8 = nullptr;  // uint8 output: rounded straight into dst
+            if constexpr (std::is_same_v<T, uint8_t>) out8 = dst;
             round_like_reference(k, fbuf, out_row, maxval, band_h, ties, [&](int64_t e) {
                 const int64_t o = e / c, ch = e % c;
                 double acc = 0.0;
@@ -368,7 +373,8 @@ void resize_typed(const T* x, T* y, const ResizeShape& s, ResizeMethod method, b
                     acc += tr.weight[o * tr.taps + t] *
                            static_cast<double>(buf[tr.index[o * tr.taps + t] * c + ch]);
                 return acc;
-            });
+            }, out8);
+            if (out8) return;
         }
         if (dst) store_row(fbuf, dst, out_row);
     };
@@ -524,12 +530,14 @@ void horz_u8(const float* row, const HorzPlan& p, uint8_t* out) {
     horz_any(row, p, 255.0f, out);
 }
 
-int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties) {
+int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties, uint8_t* out8) {
     int64_t count = 0;
     for (int64_t i = 0; i < n; ++i) {
         const float x = v[i] + 0.5f, f = std::floor(x), d = x - f;
         if (d < band || d > 1.0f - band) ties[count++] = i;
-        v[i] = std::min(std::max(f, 0.0f), maxval);
+        const float r = std::min(std::max(f, 0.0f), maxval);
+        if (out8) out8[i] = static_cast<uint8_t>(r);
+        else v[i] = r;
     }
     return count;
 }

@@ -251,7 +251,8 @@ void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, 
 }
 
 // See resize_rows.h. x + 0.5 - floor(x + 0.5) near 0 or 1 marks a tie.
-int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties) {
+int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties,
+                   uint8_t* out8) {
     const __m256 half = _mm256_set1_ps(0.5f), lo = _mm256_set1_ps(band),
                  hi = _mm256_set1_ps(1.0f - band), maxv = _mm256_set1_ps(maxval);
     int64_t count = 0, i = 0;
@@ -260,7 +261,16 @@ int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties)
         const __m256 f = _mm256_floor_ps(x), d = _mm256_sub_ps(x, f);
         unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_or_ps(
             _mm256_cmp_ps(d, lo, _CMP_LT_OQ), _mm256_cmp_ps(d, hi, _CMP_GT_OQ))));
-        _mm256_storeu_ps(v + i, _mm256_min_ps(_mm256_max_ps(f, _mm256_setzero_ps()), maxv));
+        const __m256 r = _mm256_min_ps(_mm256_max_ps(f, _mm256_setzero_ps()), maxv);
+        if (out8) {
+            const __m256i w16 = _mm256_packus_epi32(_mm256_cvttps_epi32(r), _mm256_setzero_si256());
+            const __m256i b8 = _mm256_packus_epi16(w16, w16);  // bytes 0-3 lane 0, 4-7 lane 1
+            const __m128i px = _mm_unpacklo_epi32(_mm256_castsi256_si128(b8),
+                                                  _mm256_extracti128_si256(b8, 1));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(out8 + i), px);
+        } else {
+            _mm256_storeu_ps(v + i, r);
+        }
         while (mask) {
             ties[count++] = i + __builtin_ctz(mask);
             mask &= mask - 1;
@@ -269,7 +279,9 @@ int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties)
     for (; i < n; ++i) {
         const float x = v[i] + 0.5f, f = static_cast<float>(__builtin_floorf(x)), d = x - f;
         if (d < band || d > 1.0f - band) ties[count++] = i;
-        v[i] = f < 0.0f ? 0.0f : (f > maxval ? maxval : f);
+        const float r = f < 0.0f ? 0.0f : (f > maxval ? maxval : f);
+        if (out8) out8[i] = static_cast<uint8_t>(r);
+        else v[i] = r;
     }
     return count;
 }

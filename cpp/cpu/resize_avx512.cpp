@@ -252,7 +252,8 @@ void vert_f32(const float* const* r, const float* w, int t, int64_t n, float m, 
 }
 
 // See resize_rows.h. x + 0.5 - floor(x + 0.5) near 0 or 1 marks a tie.
-int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties) {
+int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties,
+                   uint8_t* out8) {
     const __m512 half = _mm512_set1_ps(0.5f), lo = _mm512_set1_ps(band),
                  hi = _mm512_set1_ps(1.0f - band), maxv = _mm512_set1_ps(maxval);
     int64_t count = 0, i = 0;
@@ -262,7 +263,10 @@ int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties)
         const __m512 d = _mm512_sub_ps(x, f);
         unsigned mask = static_cast<unsigned>(_mm512_cmp_ps_mask(d, lo, _CMP_LT_OQ) |
                                               _mm512_cmp_ps_mask(d, hi, _CMP_GT_OQ));
-        _mm512_storeu_ps(v + i, _mm512_min_ps(_mm512_max_ps(f, _mm512_setzero_ps()), maxv));
+        const __m512 r = _mm512_min_ps(_mm512_max_ps(f, _mm512_setzero_ps()), maxv);
+        if (out8) _mm_storeu_si128(reinterpret_cast<__m128i*>(out8 + i),
+                                   _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));
+        else _mm512_storeu_ps(v + i, r);
         while (mask) {
             ties[count++] = i + __builtin_ctz(mask);
             mask &= mask - 1;
@@ -271,7 +275,9 @@ int64_t round_ties(float* v, int64_t n, float maxval, float band, int64_t* ties)
     for (; i < n; ++i) {
         const float x = v[i] + 0.5f, f = static_cast<float>(__builtin_floorf(x)), d = x - f;
         if (d < band || d > 1.0f - band) ties[count++] = i;
-        v[i] = f < 0.0f ? 0.0f : (f > maxval ? maxval : f);
+        const float r = f < 0.0f ? 0.0f : (f > maxval ? maxval : f);
+        if (out8) out8[i] = static_cast<uint8_t>(r);
+        else v[i] = r;
     }
     return count;
 }

@@ -75,11 +75,13 @@ using HorzF32 = void (*)(const float* row, const HorzPlan& p, float maxval, floa
 // Same, rounded and clamped to [0, 255] into uint8.
 using HorzU8 = void (*)(const float* row, const HorzPlan& p, uint8_t* out);
 
-// Rounds raw sums in place as the reference does (half up, clamped to
-// [0, maxval]) and lists the values within `band` of a .5 tie, where float and
-// double may round apart, in ties[] (room for n); returns how many. The
-// caller re-sums those in double.
-using RoundTies = int64_t (*)(float* v, int64_t n, float maxval, float band, int64_t* ties);
+// Rounds raw sums as the reference does (half up, clamped to [0, maxval]):
+// in place, or, when out8 is not null (maxval 255), into bytes out8[0, n)
+// leaving v as it was. Lists the values within `band` of a .5 tie, where
+// float and double may round apart, in ties[] (room for n); returns how many.
+// The caller re-sums those in double.
+using RoundTies = int64_t (*)(float* v, int64_t n, float maxval, float band, int64_t* ties,
+                              uint8_t* out8);
 
 struct Kernels {
     VertU8 vert_u8;
