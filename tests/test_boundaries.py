@@ -26,6 +26,14 @@ def test_strided_and_readonly_views_equal_their_copies(name, fn, rng):
         np.testing.assert_array_equal(fn(ro), fn(np.ascontiguousarray(view)))
 
 
+def test_resize_view_too_large_to_copy_is_memory_error():
+    import sr_native
+
+    huge = as_strided(np.zeros(1, np.uint8), shape=(2**21, 2**21, 3), strides=(0, 0, 0))
+    with pytest.raises(MemoryError, match="resize: no memory for a contiguous copy of image"):
+        sr_native.resize(huge, size=(4, 4))
+
+
 @pytest.mark.parametrize("name,fn", UNARY)
 def test_view_too_large_to_copy_is_memory_error(name, fn):
     # 16 TiB described by a zero-stride view of 4 bytes: the contiguous copy fails.

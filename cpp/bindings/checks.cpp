@@ -60,16 +60,15 @@ FloatArray float32_array(const py::handle& obj, const char* op, const char* name
     if (!arr.dtype().is(py::dtype::of<float>()))
         raise_type(std::string(op) + ": " + name + " must be float32, got " +
                    py::str(arr.dtype()).cast<std::string>() + " with shape " + shape_str(arr));
-    if (!(arr.flags() & py::array::c_style)) {
-        // A strided view (broadcast_to, as_strided) may describe more bytes than
-        // exist: refuse before the contiguous copy tries to allocate them.
-        std::vector<int64_t> dims(arr.shape(), arr.shape() + arr.ndim());
-        checked_bytes(dims.data(), dims.size(), sizeof(float), op);
-    }
-    // Copies only when not C-contiguous. Not FloatArray::ensure: that returns a
-    // null array (and clears the error) when the copy cannot be allocated.
+    return FloatArray(c_contiguous(arr, op, name));
+}
+
+py::array c_contiguous(const py::array& arr, const char* op, const char* name) {
+    if (arr.flags() & py::array::c_style) return arr;
+    // Not py::array::ensure: that returns a null array (and clears the error)
+    // when the copy cannot be allocated.
     try {
-        return FloatArray(arr);
+        return py::module_::import("numpy").attr("ascontiguousarray")(arr).cast<py::array>();
     } catch (py::error_already_set& e) {
         if (!e.matches(PyExc_MemoryError)) throw;
         throw SizeOverflowError(std::string(op) + ": no memory for a contiguous copy of " + name +

@@ -30,6 +30,10 @@ std::string type_name(const py::handle& obj);
 [[noreturn]] void raise_value(const std::string& msg);
 [[noreturn]] void raise_type(const std::string& msg);
 
+// arr itself when C-contiguous, else a C-contiguous copy; MemoryError naming
+// the op and argument when the copy cannot be allocated.
+py::array c_contiguous(const py::array& arr, const char* op, const char* name);
+
 // obj must be a numpy float32 array (TypeError otherwise); returned C-contiguous
 // (a copy when it was not).
 FloatArray float32_array(const py::handle& obj, const char* op, const char* name);

@@ -54,7 +54,7 @@ py::array resize_py(const py::handle& image, int64_t out_h, int64_t out_w, doubl
     }
     checked_numel({out_h, out_w, c}, elem, op);  // MemoryError before allocating
     // A C-contiguous copy only when needed (strided views, wrong byte order never gets here).
-    py::array src = py::array::ensure(arr, py::array::c_style);
+    py::array src = c_contiguous(arr, op, "image");
     std::vector<py::ssize_t> dims{out_h, out_w};
     if (arr.ndim() == 3) dims.push_back(c);
     py::array dst(arr.dtype(), dims);
