@@ -1,0 +1,13 @@
+// conv2d microkernels in portable C++ (4-float vectors the compiler maps to
+// SSE on baseline x86-64), for CPUs without AVX2 and for other targets.
+// Tiles sized for 16 vector registers, as for AVX2.
+#include "simd.h"
+#include "conv2d_body.h"
+
+namespace sr_native::conv2d_detail {
+
+ConvKernels conv2d_kernels_generic() {
+    return ConvKernels{4, &conv_body::fwd_block<4, 3>, 3, 4, &conv_body::dw_tile<3, 4>};
+}
+
+}  // namespace sr_native::conv2d_detail
