@@ -2,12 +2,16 @@
 // for the tile), driven from here in baseline code.
 //
 // Work split: items are (image, band of output rows, group of output-channel
-// blocks). Each item copies its input rows into a per-thread zero-padded band
-// buffer (so borders cost nothing in the tile loop), then runs every block of
-// its group over the band. Bands shrink to one row, and output-channel blocks
-// split into groups, until there are several items per thread, so N = 1 and
-// small images keep every thread busy. Each output value is computed by one
-// tile in a fixed order: results do not depend on the thread count.
+// blocks). An item walks its rows top to bottom keeping the K input rows it
+// needs, zero-padded, in a per-thread ring of K rows per channel: each input
+// row is copied once per item, and borders cost nothing in the tile loop.
+// Bands are sized so each thread gets several items, and output-channel
+// blocks split into groups when there are too few rows, so N = 1 and small
+// images keep every thread busy. Each output value is computed by one tile in
+// a fixed order: results do not depend on the thread count.
+//
+// The block size r (output channels per tile) is chosen per call from a small
+// cost model of the tiles each r gives for this O and W.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -38,12 +42,36 @@ ConvKernels conv2d_active_kernels() {
 
 namespace {
 
-constexpr int64_t kPadTo = 16;                   // widest vector, in floats
-constexpr int64_t kBandBytes = 512 * 1024;       // band buffer per thread (L2-sized)
-constexpr int64_t kMaxBandRows = 8;
-constexpr int64_t kItemsPerThread = 4;
+constexpr int64_t kPadTo = 16;           // widest vector, in floats
+constexpr int64_t kItemsPerThread = 8;  // dynamic scheduling absorbs uneven cores
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Rough cycles of one output row for a block of r channels: per tile, C*K*K
+// steps of max(FMAs, loads) plus loop and epilogue overhead.
+double row_cost(const conv2d_detail::ConvKernels& k, int r, int64_t w, int64_t ckk) {
+    const int v = k.fwd_vmax[r];
+    const int64_t nvec = ceil_div(w, k.lanes);
+    const auto tile = [&](int vv) {
+        const double step = std::max<double>(r * vv, (2.0 * vv + r) / 2.0) + 2.0;
+        return static_cast<double>(ckk) * step + 3.0 * r * vv + 20.0;
+    };
+    return static_cast<double>(nvec / v) * tile(v) + (nvec % v ? tile(static_cast<int>(nvec % v)) : 0.0);
+}
+
+int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int64_t ckk) {
+    int best = k.fwd_rmax;
+    double best_cost = 0.0;
+    for (int r = k.fwd_rmax; r >= 1; --r) {
+        const double cost = static_cast<double>(o / r) * row_cost(k, r, w, ckk) +
+                            (o % r ? row_cost(k, static_cast<int>(o % r), w, ckk) : 0.0);
+        if (r == k.fwd_rmax || cost < best_cost) {
+            best = r;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
 
 }  // namespace
 
@@ -53,8 +81,8 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
     const ConvKernels kr = conv2d_active_kernels();
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W;
-    const int64_t wp = ceil_div(W, kPadTo) * kPadTo + 2 * P;  // tiles may read whole vectors
-    const int R = kr.fwd_r;
+    const int64_t wp = ceil_div(W, kPadTo) * kPadTo + 2 * P;  // tiles read whole vectors
+    const int R = choose_block(kr, O, W, C * KK);
     const int64_t nblocks = ceil_div(O, R);
 
     // Weights packed per block of R output channels: [block][c][tap][r].
@@ -67,15 +95,12 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
                 for (int64_t i = 0; i < r; ++i)
                     dst[(c * KK + t) * r + i] = w[((o0 + i) * C + c) * KK + t];
     }
-    std::vector<int64_t> taps(static_cast<size_t>(KK));
-    for (int64_t kh = 0; kh < K; ++kh)
-        for (int64_t kw = 0; kw < K; ++kw) taps[kh * K + kw] = kh * wp + kw;
 
     // Work split (see the file comment).
     const int nt = get_num_threads();
     const int64_t want = kItemsPerThread * nt;
-    int64_t band = std::clamp<int64_t>(kBandBytes / (4 * C * wp) - 2 * P, 1, kMaxBandRows);
-    if (N * ceil_div(H, band) < want) band = 1;
+    const int64_t bands_per_image = std::clamp<int64_t>(ceil_div(want, N), 1, H);
+    const int64_t band = ceil_div(H, bands_per_image);
     const int64_t nbands = ceil_div(H, band);
     const int64_t items = N * nbands;
     int64_t per_group = nblocks;
@@ -83,11 +108,11 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
     const int64_t ngroups = ceil_div(nblocks, per_group);
     const int64_t total = items * ngroups;
 
-    const int64_t rows_buf = band + 2 * P;
-    const int64_t plane = rows_buf * wp;
+    const int64_t plane = K * wp;  // the ring: K rows of one channel
     const int threads = static_cast<int>(std::min<int64_t>(nt, total));
     // Zeroed once: padding columns are never written, so they stay zero.
-    std::vector<float> bufs(static_cast<size_t>(threads * C * plane), 0.0f);
+    std::vector<float> rings(static_cast<size_t>(threads * C * plane), 0.0f);
+    std::vector<int64_t> taps_all(static_cast<size_t>(threads * KK));
 
 #pragma omp parallel num_threads(threads)
     {
@@ -95,43 +120,49 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
 #if defined(SR_NATIVE_OPENMP)
         tid = omp_get_thread_num();
 #endif
-        float* buf = bufs.data() + tid * C * plane;
+        float* ring = rings.data() + tid * C * plane;
+        int64_t* taps = taps_all.data() + tid * KK;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
             const int64_t g = it % ngroups, item = it / ngroups;
             const int64_t n = item / nbands, oh0 = (item % nbands) * band;
-            const int64_t rows = std::min(band, H - oh0);
-            for (int64_t c = 0; c < C; ++c) {
-                const float* xc = x + (n * C + c) * HW;
-                for (int64_t i = 0; i < rows + 2 * P; ++i) {
-                    float* dst = buf + c * plane + i * wp;
-                    const int64_t ih = oh0 + i - P;
-                    if (ih >= 0 && ih < H) std::memcpy(dst + P, xc + ih * W, W * sizeof(float));
-                    else std::memset(dst, 0, wp * sizeof(float));
+            const int64_t oh1 = std::min(H, oh0 + band);
+            const int64_t b0 = g * per_group, b1 = std::min(nblocks, b0 + per_group);
+            for (int64_t oh = oh0; oh < oh1; ++oh) {
+                // Input rows oh-P..oh+P must be in the ring; slot of row ih is (ih+P) % K.
+                for (int64_t ih = oh == oh0 ? oh - P : oh + P; ih <= oh + P; ++ih) {
+                    const int64_t slot = (ih + P) % K;
+                    for (int64_t c = 0; c < C; ++c) {
+                        float* dst = ring + c * plane + slot * wp;
+                        if (ih >= 0 && ih < H)
+                            std::memcpy(dst + P, x + (n * C + c) * HW + ih * W, W * sizeof(float));
+                        else
+                            std::memset(dst, 0, wp * sizeof(float));
+                    }
                 }
-            }
-            const int64_t b1 = std::min(nblocks, (g + 1) * per_group);
-            for (int64_t b = g * per_group; b < b1; ++b) {
-                const int64_t o0 = b * R;
-                const int64_t at = (n * O + o0) * HW + oh0 * W;
-                FwdBlockArgs a;
-                a.xbuf = buf;
-                a.c = C;
-                a.plane = plane;
-                a.wp = wp;
-                a.taps = taps.data();
-                a.ntaps = KK;
-                a.rows = rows;
-                a.w = W;
-                a.wpack = wpack.data() + o0 * C * KK;
-                a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
-                a.bias = e.bias ? e.bias + o0 : nullptr;
-                a.residual = e.residual ? e.residual + at : nullptr;
-                a.y = y + at;
-                a.y_cstride = HW;
-                a.res_scale = e.res_scale;
-                a.relu = e.relu;
-                kr.fwd_block(a);
+                for (int64_t kh = 0; kh < K; ++kh)
+                    for (int64_t kw = 0; kw < K; ++kw)
+                        taps[kh * K + kw] = ((oh + kh) % K) * wp + kw;
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int64_t o0 = b * R;
+                    const int64_t at = (n * O + o0) * HW + oh * W;
+                    FwdBlockArgs a;
+                    a.xbuf = ring;
+                    a.c = C;
+                    a.plane = plane;
+                    a.taps = taps;
+                    a.ntaps = KK;
+                    a.w = W;
+                    a.wpack = wpack.data() + o0 * C * KK;
+                    a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
+                    a.bias = e.bias ? e.bias + o0 : nullptr;
+                    a.residual = e.residual ? e.residual + at : nullptr;
+                    a.y = y + at;
+                    a.y_cstride = HW;
+                    a.res_scale = e.res_scale;
+                    a.relu = e.relu;
+                    kr.fwd_block(a);
+                }
             }
         }
     }

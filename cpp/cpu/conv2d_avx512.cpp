@@ -1,8 +1,10 @@
 // conv2d microkernels for AVX-512 (compiled with -mavx512f...; see CMakeLists).
-// Tiles sized for 32 zmm registers:
-//   forward 6 output channels x 4 vectors of 16 pixels = 24 accumulators,
-//           + 4 input vectors + 1 broadcast;
-//   dw      4 output channels x 6 taps = 24 accumulators + 4 dy vectors + 1 input.
+// 32 zmm registers, 24 accumulators per tile:
+//   forward  blocks of up to 8 output channels x fwd_vmax(r) vectors of 16
+//            pixels (6 x 4, 8 x 3, 3 x 7, ...);
+//   dw       channels-last: 4 vectors of 16 output channels x 6 input
+//            channels (or 2 x 12, 1 x 24); pixel-vector form for small O:
+//            4 output channels x 6 taps.
 #define SR_SIMD_AVX512
 #include "simd.h"
 #include "conv2d_body.h"
@@ -10,7 +12,10 @@
 namespace sr_native::conv2d_detail {
 
 ConvKernels conv2d_kernels_avx512() {
-    return ConvKernels{6, &conv_body::fwd_block<6, 4>, 4, 6, &conv_body::dw_tile<4, 6>};
+    ConvKernels k{};
+    conv_body::fill_fwd_info<8>(k);
+    conv_body::fill_dw_info<4, 6>(k);
+    return k;
 }
 
 }  // namespace sr_native::conv2d_detail

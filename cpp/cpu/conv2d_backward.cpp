@@ -9,6 +9,7 @@
 //   db += per-channel sums of dy in double, one channel per task.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "conv2d_kernels.h"
@@ -18,7 +19,10 @@
 namespace sr_native {
 namespace {
 
-constexpr int64_t kPadTo = 16;  // widest vector, in floats
+constexpr int64_t kPadTo = 16;                // widest vector, in floats
+constexpr int64_t kDwChunkBytes = 256 * 1024;  // dy + x rows of one dw chunk
+constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
+constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -33,9 +37,10 @@ void backward_dx(const float* w, const float* dy, float* dx, const Conv2dShape& 
     conv2d_forward(dy, wt.data(), dx, st, Conv2dEpilogue{});
 }
 
-void backward_dw(const float* x, const float* dy, float* dw, const Conv2dShape& s) {
+// Pixel-vector form: vectors along the pixels of a row; for small O.
+void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, const float* dy,
+                      float* dw, const Conv2dShape& s) {
     using namespace conv2d_detail;
-    const ConvKernels kr = conv2d_active_kernels();
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W, J = C * KK;
     const int64_t wt = ceil_div(W, kPadTo) * kPadTo, wp = wt + 2 * P, hp = H + 2 * P;
@@ -64,39 +69,189 @@ void backward_dw(const float* x, const float* dy, float* dw, const Conv2dShape& 
     }
     if (wt != W) dyp = dypad.data();
 
-    const int ro = kr.dw_ro, rj = kr.dw_rj;
+    // Pixels are processed in chunks of rows small enough that the chunk's dy
+    // and x stay in L2 while every tile of a group runs over it; each tile
+    // carries its running sums from chunk to chunk (DwTileArgs).
+    const int ro = kr.dw_ro, rj = kr.dw_rj, lanes = kr.lanes;
     const int64_t nob = ceil_div(O, ro), njb = ceil_div(J, rj);
     const int64_t tiles = nob * njb;
-    // Tiles run output-block-major: consecutive tiles share their dy rows.
+    const int64_t rows = N * H;
+    const int64_t chunk_rows = std::clamp<int64_t>(kDwChunkBytes / (4 * (O * wt + C * wp)), 1, rows);
+    const int64_t nchunks = ceil_div(rows, chunk_rows);
+    const int64_t fold_every = std::max<int64_t>(1, kDwFoldSteps / (chunk_rows * (wt / lanes)));
+    std::vector<float> partial(static_cast<size_t>(tiles * ro * rj * lanes));
+    std::vector<double> sums(static_cast<size_t>(tiles * ro * rj), 0.0);
+    // Groups of consecutive tiles (output-block-major: they share dy rows).
+    // The grouping only decides who runs a tile, never how it sums.
+    const int64_t ngroups = std::min<int64_t>(tiles, 4 * nt);
+    const int64_t per_group = ceil_div(tiles, ngroups);
+
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t tile = 0; tile < tiles; ++tile) {
-        const int64_t o0 = (tile / njb) * ro, j0 = (tile % njb) * rj;
-        // Short blocks repeat their last channel / tap; those sums are dropped.
-        int64_t o_off[kMaxDwTile], j_off[kMaxDwTile];
-        for (int i = 0; i < ro; ++i) o_off[i] = std::min(o0 + i, O - 1) * H * wt;
-        for (int j = 0; j < rj; ++j) {
-            const int64_t jj = std::min(j0 + j, J - 1);
-            const int64_t c = jj / KK, kh = (jj % KK) / K, kw = jj % K;
-            j_off[j] = c * hp * wp + kh * wp + kw;
+    for (int64_t grp = 0; grp < ngroups; ++grp) {
+        const int64_t t0 = grp * per_group, t1 = std::min(tiles, t0 + per_group);
+        for (int64_t ci = 0; ci < nchunks; ++ci) {
+            const bool fold = (ci + 1) % fold_every == 0 || ci + 1 == nchunks;
+            const bool first = ci % fold_every == 0;
+            for (int64_t tile = t0; tile < t1; ++tile) {
+                const int64_t o0 = (tile / njb) * ro, j0 = (tile % njb) * rj;
+                // Short blocks repeat their last channel / tap; those sums are dropped.
+                int64_t o_off[kMaxDwTile], j_off[kMaxDwTile];
+                for (int i = 0; i < ro; ++i) o_off[i] = std::min(o0 + i, O - 1) * H * wt;
+                for (int j = 0; j < rj; ++j) {
+                    const int64_t jj = std::min(j0 + j, J - 1);
+                    const int64_t c = jj / KK, kh = (jj % KK) / K, kw = jj % K;
+                    j_off[j] = c * hp * wp + kh * wp + kw;
+                }
+                DwTileArgs a;
+                a.dypad = dyp;
+                a.xpad = xpad.data();
+                a.h = H;
+                a.wt = wt;
+                a.wp = wp;
+                a.dy_nstride = O * H * wt;
+                a.x_nstride = C * hp * wp;
+                a.row0 = ci * chunk_rows;
+                a.row1 = std::min(rows, a.row0 + chunk_rows);
+                a.o_off = o_off;
+                a.j_off = j_off;
+                a.partial = partial.data() + tile * ro * rj * lanes;
+                a.sums = sums.data() + tile * ro * rj;
+                a.first = first;
+                a.fold = fold;
+                kr.dw_tile(a);
+            }
         }
-        double out[kMaxDwTile * kMaxDwTile];
-        DwTileArgs a;
-        a.dypad = dyp;
-        a.xpad = xpad.data();
-        a.n = N;
-        a.h = H;
-        a.wt = wt;
-        a.wp = wp;
-        a.dy_nstride = O * H * wt;
-        a.x_nstride = C * hp * wp;
-        a.o_off = o_off;
-        a.j_off = j_off;
-        a.out = out;
-        kr.dw_tile(a);
-        for (int i = 0; i < ro && o0 + i < O; ++i)
-            for (int j = 0; j < rj && j0 + j < J; ++j)
-                dw[(o0 + i) * J + j0 + j] += static_cast<float>(out[i * rj + j]);
+        for (int64_t tile = t0; tile < t1; ++tile) {
+            const int64_t o0 = (tile / njb) * ro, j0 = (tile % njb) * rj;
+            const double* out = sums.data() + tile * ro * rj;
+            for (int i = 0; i < ro && o0 + i < O; ++i)
+                for (int j = 0; j < rj && j0 + j < J; ++j)
+                    dw[(o0 + i) * J + j0 + j] += static_cast<float>(out[i * rj + j]);
+        }
     }
+}
+
+// Channels-last form: dy and x repacked pixel-major, vectors along the output
+// channels, input values broadcast (see DwtTileArgs).
+void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, const float* dy,
+                      float* dw, const Conv2dShape& s) {
+    using namespace conv2d_detail;
+    const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
+    const int64_t KK = K * K, HW = H * W, hp = H + 2 * P, wpp = W + 2 * P;
+    const int nt = get_num_threads();
+    const int L = kr.lanes;
+    // The tile shape that wastes least on padding O and C (rough cycles:
+    // one step per FMA, loads hidden).
+    int pick = 0;
+    double best = 0.0;
+    for (int i = 0; i < kDwtShapes; ++i) {
+        const int64_t ob = ceil_div(O, kr.dwt_ov[i] * L), cb = ceil_div(C, kr.dwt_rc[i]);
+        const double step = std::max(kr.dwt_ov[i] * kr.dwt_rc[i], kr.dwt_ov[i] + kr.dwt_rc[i]) + 1.0;
+        const double cost = static_cast<double>(ob * cb) * step;
+        if (i == 0 || cost < best) {
+            pick = i;
+            best = cost;
+        }
+    }
+    const int ov = kr.dwt_ov[pick], rc = kr.dwt_rc[pick];
+    const int64_t opad = ceil_div(O, ov * L) * ov * L;
+    const int64_t cpad = ceil_div(C, rc) * rc;
+    const int64_t rows = N * H;
+
+    std::unique_ptr<float[]> dyt(new float[static_cast<size_t>(rows * W * opad)]);
+    std::unique_ptr<float[]> xt(new float[static_cast<size_t>(N * hp * wpp * cpad)]);
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int64_t row = 0; row < rows; ++row) {
+            const int64_t n = row / H, oh = row % H;
+            float* dst = dyt.get() + row * W * opad;
+            for (int64_t ow = 0; ow < W; ++ow)
+                for (int64_t o = O; o < opad; ++o) dst[ow * opad + o] = 0.0f;
+            for (int64_t o = 0; o < O; ++o) {
+                const float* src = dy + (n * O + o) * HW + oh * W;
+                for (int64_t ow = 0; ow < W; ++ow) dst[ow * opad + o] = src[ow];
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < N * hp; ++r) {
+            const int64_t n = r / hp, ih = r % hp - P;
+            float* dst = xt.get() + r * wpp * cpad;
+            if (ih < 0 || ih >= H) {
+                std::memset(dst, 0, wpp * cpad * sizeof(float));
+                continue;
+            }
+            std::memset(dst, 0, P * cpad * sizeof(float));
+            std::memset(dst + (P + W) * cpad, 0, P * cpad * sizeof(float));
+            float* inner = dst + P * cpad;
+            for (int64_t iw = 0; iw < W; ++iw)
+                for (int64_t c = C; c < cpad; ++c) inner[iw * cpad + c] = 0.0f;
+            for (int64_t c = 0; c < C; ++c) {
+                const float* src = x + (n * C + c) * HW + ih * W;
+                for (int64_t iw = 0; iw < W; ++iw) inner[iw * cpad + c] = src[iw];
+            }
+        }
+    }
+
+    const int64_t nob = opad / (ov * L), ncb = cpad / rc;
+    const int64_t tiles = nob * KK * ncb;
+    const int64_t chunk_rows =
+        std::clamp<int64_t>(kDwChunkBytes / (4 * (W * opad + wpp * cpad)), 1, rows);
+    const int64_t nchunks = ceil_div(rows, chunk_rows);
+    const int64_t fold_every = std::max<int64_t>(1, kDwtFoldPixels / (chunk_rows * W));
+    const int64_t tile_acc = static_cast<int64_t>(ov) * rc * L;  // floats per tile
+    std::vector<float> partial(static_cast<size_t>(tiles * tile_acc));
+    std::vector<double> sums(static_cast<size_t>(tiles * tile_acc), 0.0);
+    const int64_t ngroups = std::min<int64_t>(tiles, 4 * nt);
+    const int64_t per_group = ceil_div(tiles, ngroups);
+
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t grp = 0; grp < ngroups; ++grp) {
+        const int64_t t0 = grp * per_group, t1 = std::min(tiles, t0 + per_group);
+        for (int64_t ci = 0; ci < nchunks; ++ci) {
+            for (int64_t tile = t0; tile < t1; ++tile) {
+                const int64_t ob = tile / (KK * ncb), tap = (tile / ncb) % KK, cb = tile % ncb;
+                DwtTileArgs a;
+                a.dyt = dyt.get();
+                a.xt = xt.get();
+                a.h = H;
+                a.w = W;
+                a.opad = opad;
+                a.cpad = cpad;
+                a.x_rowstride = wpp * cpad;
+                a.x_nstride = hp * wpp * cpad;
+                a.row0 = ci * chunk_rows;
+                a.row1 = std::min(rows, a.row0 + chunk_rows);
+                a.o0 = ob * ov * L;
+                a.x_off = (tap / K) * a.x_rowstride + (tap % K) * cpad + cb * rc;
+                a.partial = partial.data() + tile * tile_acc;
+                a.sums = sums.data() + tile * tile_acc;
+                a.first = ci % fold_every == 0;
+                a.fold = (ci + 1) % fold_every == 0 || ci + 1 == nchunks;
+                kr.dwt_tile[pick](a);
+            }
+        }
+        for (int64_t tile = t0; tile < t1; ++tile) {
+            const int64_t ob = tile / (KK * ncb), tap = (tile / ncb) % KK, cb = tile % ncb;
+            const double* out = sums.data() + tile * tile_acc;  // [rc][ov * L]
+            for (int64_t ci = 0; ci < rc; ++ci) {
+                const int64_t c = cb * rc + ci;
+                if (c >= C) break;
+                for (int64_t oi = 0; oi < ov * L; ++oi) {
+                    const int64_t o = ob * ov * L + oi;
+                    if (o >= O) break;
+                    dw[(o * C + c) * KK + tap] += static_cast<float>(out[ci * ov * L + oi]);
+                }
+            }
+        }
+    }
+}
+
+void backward_dw(const float* x, const float* dy, float* dw, const Conv2dShape& s) {
+    const conv2d_detail::ConvKernels kr = conv2d_detail::conv2d_active_kernels();
+    // Channels-last once O fills at least half the vector lanes.
+    if (2 * s.o > kr.lanes) dw_channels_last(kr, x, dy, dw, s);
+    else dw_pixel_vectors(kr, x, dy, dw, s);
 }
 
 void backward_db(const float* dy, float* db, const Conv2dShape& s) {

@@ -7,7 +7,10 @@
 namespace sr_native::conv2d_detail {
 
 ConvKernels conv2d_kernels_generic() {
-    return ConvKernels{4, &conv_body::fwd_block<4, 3>, 3, 4, &conv_body::dw_tile<3, 4>};
+    ConvKernels k{};
+    conv_body::fill_fwd_info<6>(k);
+    conv_body::fill_dw_info<3, 4>(k);
+    return k;
 }
 
 }  // namespace sr_native::conv2d_detail

@@ -9,19 +9,21 @@
 
 namespace sr_native::conv2d_detail {
 
-// Forward: one block of r output channels over a band of output rows.
-//  xbuf   zero-padded input band, [c][rows + K - 1][wp]: row i holds input row
-//         oh0 + i - P, column j holds input column j - P (zeros outside the
-//         image), so the tile loop never tests borders.
-//  taps   K*K offsets kh * wp + kw into one channel of xbuf.
+// Forward: one block of r output channels over one output row.
+//  xbuf   zero-padded input rows, [c][plane]: channel c's rows sit at
+//         xbuf + c * plane, each wp floats long, column j holding input column
+//         j - P (zeros outside the image), so the tile loop never tests borders.
+//  taps   K*K offsets into one channel of xbuf: where tap (kh, kw) of output
+//         column 0 reads (the driver keeps rows in a ring, so these change
+//         from row to row).
 //  wpack  [c][K*K][r]: the r weights one input value multiplies, adjacent.
-//  y, residual point at (n, o0, oh0, 0); consecutive channels are y_cstride apart.
+//  y, residual point at (n, o0, oh, 0); consecutive channels are y_cstride apart.
 struct FwdBlockArgs {
     const float* xbuf;
-    int64_t c, plane, wp;
+    int64_t c, plane;
     const int64_t* taps;
     int64_t ntaps;
-    int64_t rows, w;
+    int64_t w;
     const float* wpack;
     int r;
     const float* bias;      // r values, or null
@@ -32,32 +34,69 @@ struct FwdBlockArgs {
     bool relu;
 };
 
-// Weight gradient: one (ro output channels) x (rj taps) tile, summed over
-// every pixel of the batch. A tap j is one (c, kh, kw) of the flattened
-// weight row; its values for output pixel (oh, ow) sit at
+// Weight gradient: one (ro output channels) x (rj taps) tile over one chunk
+// of rows of the batch (row index n * h + oh, in [row0, row1)). A tap j is one
+// (c, kh, kw) of the flattened weight row; its values for output pixel
+// (oh, ow) sit at
 //   xpad + n * x_nstride + j_off[j] + oh * wp + ow.
 // dy's are at dypad + n * dy_nstride + o_off[i] + oh * wt + ow, rows padded
 // with zeros to wt (a multiple of 16) so whole vectors can be loaded.
+// Running sums are carried between chunks as float vectors in `partial`
+// (ro * rj * lanes floats; not read when `first`); when `fold`, their lanes
+// are added into the doubles `sums` (ro * rj, row-major [ro][rj]) instead,
+// so float sums never run over more than a few thousand terms.
 struct DwTileArgs {
     const float* dypad;
     const float* xpad;
-    int64_t n, h, wt, wp, dy_nstride, x_nstride;
+    int64_t h, wt, wp, dy_nstride, x_nstride;
+    int64_t row0, row1;
     const int64_t* o_off;  // ro entries
     const int64_t* j_off;  // rj entries
-    double* out;           // ro * rj sums, written (row-major [ro][rj])
+    float* partial;
+    double* sums;
+    bool first, fold;
+};
+
+// Weight gradient, channels-last form (used when O fills most vector lanes):
+// dy and x repacked pixel-major, dyt [row][w][opad] (row = n * h + oh) and
+// xt [n][h + 2P][w + 2P][cpad], both zero-padded. A tile is (ovec vectors of
+// output channels from o0) x (rc consecutive input channels from c0 at one
+// tap (kh, kw)): per pixel it loads ovec dy vectors and broadcasts rc input
+// values at fixed offsets, so it needs no per-tap pointers.
+//   x_off = kh * x_rowstride + kw * cpad + c0.
+// Chunks, partial and fold as for DwTileArgs; sums are [rc][ovec * lanes].
+struct DwtTileArgs {
+    const float* dyt;
+    const float* xt;
+    int64_t h, w, opad, cpad, x_rowstride, x_nstride;
+    int64_t row0, row1;
+    int64_t o0, x_off;
+    float* partial;
+    double* sums;
+    bool first, fold;
 };
 
 // The microkernels of one instruction set and the tile sizes the drivers must
 // use with them.
+constexpr int kMaxFwdR = 8;
+constexpr int kDwtShapes = 3;
+
 struct ConvKernels {
-    int fwd_r;  // output channels per forward block (args.r <= fwd_r)
+    int lanes;     // floats per vector
+    int fwd_rmax;  // largest block the forward handles (args.r <= fwd_rmax)
+    // fwd_vmax[r]: vectors per row tile for a block of r channels (index 1..fwd_rmax)
+    int fwd_vmax[kMaxFwdR + 1];
     void (*fwd_block)(const FwdBlockArgs&);
     int dw_ro, dw_rj;  // exact tile shape of dw_tile
     void (*dw_tile)(const DwTileArgs&);
+    // channels-last dw tiles to choose from: ov vectors of output channels x
+    // rc input channels each.
+    int dwt_ov[kDwtShapes], dwt_rc[kDwtShapes];
+    void (*dwt_tile[kDwtShapes])(const DwtTileArgs&);
 };
 
 // Largest dw tile any ISA uses (the driver's stack buffers).
-constexpr int kMaxDwTile = 32;
+constexpr int kMaxDwTile = 8;
 
 ConvKernels conv2d_kernels_generic();
 #if defined(SR_NATIVE_X86)

@@ -21,6 +21,7 @@ namespace simd {
 
 struct Vec {
     static constexpr int kLanes = 16;
+    static constexpr int kRegs = 32;  // architectural vector registers
     __m512 v;
 };
 inline Vec vzero() { return {_mm512_setzero_ps()}; }
@@ -36,6 +37,7 @@ inline Vec vmax(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
 
 struct Vec {
     static constexpr int kLanes = 8;
+    static constexpr int kRegs = 16;
     __m256 v;
 };
 inline Vec vzero() { return {_mm256_setzero_ps()}; }
@@ -53,6 +55,7 @@ inline Vec vmax(Vec a, Vec b) { return {_mm256_max_ps(a.v, b.v)}; }
 // arm64); the loops below are what the auto-vectoriser turns into packed ops.
 struct Vec {
     static constexpr int kLanes = 4;
+    static constexpr int kRegs = 16;
     float v[4];
 };
 inline Vec vzero() { return {{0.0f, 0.0f, 0.0f, 0.0f}}; }
