@@ -23,8 +23,33 @@ constexpr int64_t kPadTo = 16;                // widest vector, in floats
 constexpr int64_t kDwChunkBytes = 256 * 1024;  // dy + x rows of one dw chunk
 constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
 constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
+constexpr int64_t kDwtChunkBytes = 128 * 1024;  // dy vectors of one chunk (L1-sized)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Repacked copies of dy and x are kept per calling thread between calls: a
+// fresh multi-megabyte buffer costs a page fault per 4 KiB, which was ~15% of
+// a training-size backward. Buffers above kScratchKeepFloats are not kept.
+constexpr size_t kScratchKeepFloats = size_t{64} << 20;  // 256 MiB
+
+float* scratch(int slot, size_t count, std::unique_ptr<float[]>& temp) {
+    struct Cached {
+        std::unique_ptr<float[]> data;
+        size_t size = 0;
+    };
+    thread_local Cached cache[2];
+    if (count > kScratchKeepFloats) {
+        temp.reset(new float[count]);
+        return temp.get();
+    }
+    Cached& c = cache[slot];
+    if (c.size < count) {
+        c.data.reset();  // release before allocating the bigger one
+        c.data.reset(new float[count]);
+        c.size = count;
+    }
+    return c.data.get();
+}
 
 void backward_dx(const float* w, const float* dy, float* dx, const Conv2dShape& s) {
     const int64_t C = s.c, O = s.o, K = s.k, KK = K * K;
@@ -158,14 +183,15 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
     const int64_t cpad = ceil_div(C, rc) * rc;
     const int64_t rows = N * H;
 
-    std::unique_ptr<float[]> dyt(new float[static_cast<size_t>(rows * W * opad)]);
-    std::unique_ptr<float[]> xt(new float[static_cast<size_t>(N * hp * wpp * cpad)]);
+    std::unique_ptr<float[]> dyt_temp, xt_temp;
+    float* const dyt = scratch(0, static_cast<size_t>(rows * W * opad), dyt_temp);
+    float* const xt = scratch(1, static_cast<size_t>(N * hp * wpp * cpad), xt_temp);
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static)
         for (int64_t row = 0; row < rows; ++row) {
             const int64_t n = row / H, oh = row % H;
-            float* dst = dyt.get() + row * W * opad;
+            float* dst = dyt + row * W * opad;
             for (int64_t ow = 0; ow < W; ++ow)
                 for (int64_t o = O; o < opad; ++o) dst[ow * opad + o] = 0.0f;
             for (int64_t o = 0; o < O; ++o) {
@@ -176,7 +202,7 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < N * hp; ++r) {
             const int64_t n = r / hp, ih = r % hp - P;
-            float* dst = xt.get() + r * wpp * cpad;
+            float* dst = xt + r * wpp * cpad;
             if (ih < 0 || ih >= H) {
                 std::memset(dst, 0, wpp * cpad * sizeof(float));
                 continue;
@@ -195,10 +221,10 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
 
     const int64_t nob = opad / (ov * L), ncb = cpad / rc;
     const int64_t tiles = nob * KK * ncb;
-    const int64_t chunk_rows =
-        std::clamp<int64_t>(kDwChunkBytes / (4 * (W * opad + wpp * cpad)), 1, rows);
-    const int64_t nchunks = ceil_div(rows, chunk_rows);
-    const int64_t fold_every = std::max<int64_t>(1, kDwtFoldPixels / (chunk_rows * W));
+    const int64_t pixels = rows * W;
+    const int64_t chunk_px = std::clamp<int64_t>(kDwtChunkBytes / (4 * opad), 16, pixels);
+    const int64_t nchunks = ceil_div(pixels, chunk_px);
+    const int64_t fold_every = std::max<int64_t>(1, kDwtFoldPixels / chunk_px);
     const int64_t tile_acc = static_cast<int64_t>(ov) * rc * L;  // floats per tile
     std::vector<float> partial(static_cast<size_t>(tiles * tile_acc));
     std::vector<double> sums(static_cast<size_t>(tiles * tile_acc), 0.0);
@@ -212,16 +238,16 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
             for (int64_t tile = t0; tile < t1; ++tile) {
                 const int64_t ob = tile / (KK * ncb), tap = (tile / ncb) % KK, cb = tile % ncb;
                 DwtTileArgs a;
-                a.dyt = dyt.get();
-                a.xt = xt.get();
+                a.dyt = dyt;
+                a.xt = xt;
                 a.h = H;
                 a.w = W;
                 a.opad = opad;
                 a.cpad = cpad;
                 a.x_rowstride = wpp * cpad;
                 a.x_nstride = hp * wpp * cpad;
-                a.row0 = ci * chunk_rows;
-                a.row1 = std::min(rows, a.row0 + chunk_rows);
+                a.p0 = ci * chunk_px;
+                a.p1 = std::min(pixels, a.p0 + chunk_px);
                 a.o0 = ob * ov * L;
                 a.x_off = (tap / K) * a.x_rowstride + (tap % K) * cpad + cb * rc;
                 a.partial = partial.data() + tile * tile_acc;

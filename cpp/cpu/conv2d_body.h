@@ -196,11 +196,14 @@ void dwt_tile(const DwtTileArgs& a) {
         for (int c = 0; c < RC; ++c)
             acc[v][c] = a.first ? simd::vzero() : simd::vload(a.partial + (v * RC + c) * kL);
 
-    int64_t n = a.row0 / a.h, oh = a.row0 % a.h;
-    for (int64_t row = a.row0; row < a.row1; ++row) {
-        const float* d = a.dyt + row * a.w * a.opad + a.o0;
-        const float* xs = a.xt + n * a.x_nstride + oh * a.x_rowstride + a.x_off;
-        for (int64_t ow = 0; ow < a.w; ++ow, d += a.opad, xs += a.cpad) {
+    const int64_t hw = a.h * a.w;
+    int64_t n = a.p0 / hw, oh = (a.p0 % hw) / a.w, ow = a.p0 % a.w;
+    for (int64_t p = a.p0; p < a.p1;) {
+        const int64_t ow_end = ow + (a.p1 - p) < a.w ? ow + (a.p1 - p) : a.w;
+        const float* d = a.dyt + p * a.opad + a.o0;
+        const float* xs = a.xt + n * a.x_nstride + oh * a.x_rowstride + ow * a.cpad + a.x_off;
+        p += ow_end - ow;
+        for (; ow < ow_end; ++ow, d += a.opad, xs += a.cpad) {
             Vec dv[OV];
 #pragma GCC unroll 8
             for (int v = 0; v < OV; ++v) dv[v] = simd::vload(d + v * kL);
@@ -211,6 +214,7 @@ void dwt_tile(const DwtTileArgs& a) {
                 for (int v = 0; v < OV; ++v) acc[v][c] = simd::vfmadd(dv[v], xb, acc[v][c]);
             }
         }
+        ow = 0;
         if (++oh == a.h) {
             oh = 0;
             ++n;

@@ -58,18 +58,20 @@ struct DwTileArgs {
 };
 
 // Weight gradient, channels-last form (used when O fills most vector lanes):
-// dy and x repacked pixel-major, dyt [row][w][opad] (row = n * h + oh) and
+// dy and x repacked pixel-major, dyt [n][h][w][opad] and
 // xt [n][h + 2P][w + 2P][cpad], both zero-padded. A tile is (ovec vectors of
 // output channels from o0) x (rc consecutive input channels from c0 at one
 // tap (kh, kw)): per pixel it loads ovec dy vectors and broadcasts rc input
 // values at fixed offsets, so it needs no per-tap pointers.
 //   x_off = kh * x_rowstride + kw * cpad + c0.
-// Chunks, partial and fold as for DwTileArgs; sums are [rc][ovec * lanes].
+// A chunk here is a range [p0, p1) of pixels p = (n * h + oh) * w + ow, small
+// enough that its dy vectors stay in L1 while every tile runs over it.
+// partial and fold as for DwTileArgs; sums are [rc][ovec * lanes].
 struct DwtTileArgs {
     const float* dyt;
     const float* xt;
     int64_t h, w, opad, cpad, x_rowstride, x_nstride;
-    int64_t row0, row1;
+    int64_t p0, p1;
     int64_t o0, x_off;
     float* partial;
     double* sums;

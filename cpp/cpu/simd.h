@@ -31,7 +31,8 @@ inline void vstore(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
 inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 inline Vec vadd(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
 inline Vec vmul(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
-inline Vec vmax(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
+// maskz form: GCC 12's _mm512_max_ps trips -Wmaybe-uninitialized in its own header.
+inline Vec vmax(Vec a, Vec b) { return {_mm512_maskz_max_ps(0xFFFF, a.v, b.v)}; }
 
 #elif defined(SR_SIMD_AVX2)
 
