@@ -38,6 +38,8 @@ ConvKernels conv2d_active_kernels() {
     return conv2d_kernels_generic();
 }
 
+int conv2d_threads(int64_t macs) { return macs < (int64_t{1} << 20) ? 1 : get_num_threads(); }
+
 }  // namespace conv2d_detail
 
 namespace {
@@ -97,7 +99,7 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
     }
 
     // Work split (see the file comment).
-    const int nt = get_num_threads();
+    const int nt = conv2d_threads(N * O * C * KK * HW);
     const int64_t want = kItemsPerThread * nt;
     const int64_t bands_per_image = std::clamp<int64_t>(ceil_div(want, N), 1, H);
     const int64_t band = ceil_div(H, bands_per_image);

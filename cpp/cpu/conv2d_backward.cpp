@@ -69,7 +69,7 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W, J = C * KK;
     const int64_t wt = ceil_div(W, kPadTo) * kPadTo, wp = wt + 2 * P, hp = H + 2 * P;
-    const int nt = get_num_threads();
+    const int nt = conv2d_detail::conv2d_threads(N * O * C * KK * HW);
 
     // Zero-padded copies: x with a border of P (and whole vectors of slack on
     // the right), dy with rows padded to wt; the zeros make tails contribute 0.
@@ -163,7 +163,7 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
     using namespace conv2d_detail;
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W, hp = H + 2 * P, wpp = W + 2 * P;
-    const int nt = get_num_threads();
+    const int nt = conv2d_detail::conv2d_threads(N * O * C * KK * HW);
     const int L = kr.lanes;
     // The tile shape that wastes least on padding O and C (rough cycles:
     // one step per FMA, loads hidden).
@@ -282,7 +282,7 @@ void backward_dw(const float* x, const float* dy, float* dw, const Conv2dShape& 
 
 void backward_db(const float* dy, float* db, const Conv2dShape& s) {
     const int64_t N = s.n, O = s.o, HW = s.h * s.w;
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(conv2d_detail::conv2d_threads(N * O * HW))
     for (int64_t o = 0; o < O; ++o) {
         double acc = 0.0;
         for (int64_t n = 0; n < N; ++n) {

@@ -111,4 +111,8 @@ ConvKernels conv2d_kernels_avx512();
 // The kernels for active_isa().
 ConvKernels conv2d_active_kernels();
 
+// Threads for a convolution of this many multiply-adds: below ~1M, forking
+// and joining costs more than it saves (and spinning threads hurt a busy machine).
+int conv2d_threads(int64_t macs);
+
 }  // namespace sr_native::conv2d_detail
