@@ -20,7 +20,6 @@ namespace sr_native {
 namespace {
 
 constexpr int64_t kPadTo = 16;                // widest vector, in floats
-constexpr int64_t kDwChunkBytes = 256 * 1024;  // dy + x rows of one dw chunk
 constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
 constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
 constexpr int64_t kDwtChunkBytes = 128 * 1024;  // dy vectors of one chunk (L1-sized)
@@ -62,6 +61,20 @@ void backward_dx(const float* w, const float* dy, float* dx, const Conv2dShape& 
     conv2d_forward(dy, wt.data(), dx, st, Conv2dEpilogue{});
 }
 
+// Channels-last tile shape that wastes least on padding O and C (rough
+// cycles: one per FMA, loads hidden).
+double dwt_tile_cost(const conv2d_detail::ConvKernels& kr, int i, int64_t o, int64_t c) {
+    const int64_t ob = ceil_div(o, kr.dwt_ov[i] * kr.lanes), cb = ceil_div(c, kr.dwt_rc[i]);
+    return static_cast<double>(ob * cb) * (kr.dwt_ov[i] * kr.dwt_rc[i] + 1);
+}
+
+int pick_dwt_tile(const conv2d_detail::ConvKernels& kr, int64_t o, int64_t c) {
+    int pick = 0;
+    for (int i = 1; i < conv2d_detail::kDwtShapes; ++i)
+        if (dwt_tile_cost(kr, i, o, c) < dwt_tile_cost(kr, pick, o, c)) pick = i;
+    return pick;
+}
+
 // Pixel-vector form: vectors along the pixels of a row; for small O.
 void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, const float* dy,
                       float* dw, const Conv2dShape& s) {
@@ -94,16 +107,15 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
     }
     if (wt != W) dyp = dypad.data();
 
-    // Pixels are processed in chunks of rows small enough that the chunk's dy
-    // and x stay in L2 while every tile of a group runs over it; each tile
-    // carries its running sums from chunk to chunk (DwTileArgs).
+    // Each tile runs over chunks of about kDwFoldSteps vectors per
+    // accumulator, folding its float lanes into doubles after each (smaller,
+    // cache-sized chunks measured slower here: the rows are short).
     const int ro = kr.dw_ro, rj = kr.dw_rj, lanes = kr.lanes;
     const int64_t nob = ceil_div(O, ro), njb = ceil_div(J, rj);
     const int64_t tiles = nob * njb;
     const int64_t rows = N * H;
-    const int64_t chunk_rows = std::clamp<int64_t>(kDwChunkBytes / (4 * (O * wt + C * wp)), 1, rows);
+    const int64_t chunk_rows = std::clamp<int64_t>(kDwFoldSteps / (wt / lanes), 1, rows);
     const int64_t nchunks = ceil_div(rows, chunk_rows);
-    const int64_t fold_every = std::max<int64_t>(1, kDwFoldSteps / (chunk_rows * (wt / lanes)));
     std::vector<float> partial(static_cast<size_t>(tiles * ro * rj * lanes));
     std::vector<double> sums(static_cast<size_t>(tiles * ro * rj), 0.0);
     // Groups of consecutive tiles (output-block-major: they share dy rows).
@@ -115,8 +127,6 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
     for (int64_t grp = 0; grp < ngroups; ++grp) {
         const int64_t t0 = grp * per_group, t1 = std::min(tiles, t0 + per_group);
         for (int64_t ci = 0; ci < nchunks; ++ci) {
-            const bool fold = (ci + 1) % fold_every == 0 || ci + 1 == nchunks;
-            const bool first = ci % fold_every == 0;
             for (int64_t tile = t0; tile < t1; ++tile) {
                 const int64_t o0 = (tile / njb) * ro, j0 = (tile % njb) * rj;
                 // Short blocks repeat their last channel / tap; those sums are dropped.
@@ -141,8 +151,8 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
                 a.j_off = j_off;
                 a.partial = partial.data() + tile * ro * rj * lanes;
                 a.sums = sums.data() + tile * ro * rj;
-                a.first = first;
-                a.fold = fold;
+                a.first = true;
+                a.fold = true;
                 kr.dw_tile(a);
             }
         }
@@ -165,19 +175,7 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
     const int64_t KK = K * K, HW = H * W, hp = H + 2 * P, wpp = W + 2 * P;
     const int nt = conv2d_detail::conv2d_threads(N * O * C * KK * HW);
     const int L = kr.lanes;
-    // The tile shape that wastes least on padding O and C (rough cycles:
-    // one step per FMA, loads hidden).
-    int pick = 0;
-    double best = 0.0;
-    for (int i = 0; i < kDwtShapes; ++i) {
-        const int64_t ob = ceil_div(O, kr.dwt_ov[i] * L), cb = ceil_div(C, kr.dwt_rc[i]);
-        const double step = std::max(kr.dwt_ov[i] * kr.dwt_rc[i], kr.dwt_ov[i] + kr.dwt_rc[i]) + 1.0;
-        const double cost = static_cast<double>(ob * cb) * step;
-        if (i == 0 || cost < best) {
-            pick = i;
-            best = cost;
-        }
-    }
+    const int pick = pick_dwt_tile(kr, O, C);
     const int ov = kr.dwt_ov[pick], rc = kr.dwt_rc[pick];
     const int64_t opad = ceil_div(O, ov * L) * ov * L;
     const int64_t cpad = ceil_div(C, rc) * rc;
@@ -275,8 +273,18 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
 
 void backward_dw(const float* x, const float* dy, float* dw, const Conv2dShape& s) {
     const conv2d_detail::ConvKernels kr = conv2d_detail::conv2d_active_kernels();
-    // Channels-last once O fills at least half the vector lanes.
-    if (2 * s.o > kr.lanes) dw_channels_last(kr, x, dy, dw, s);
+    // Rough cycles of each form per image row: FMAs (over the measured
+    // fraction of peak each reaches) plus, for channels-last, repacking dy
+    // and x at ~2 cycles per value. Channels-last wins when O and C fill
+    // its tiles (64 -> 64); pixel vectors when C*K*K is small (3 -> 64).
+    const int64_t K = s.k, KK = K * K, W = s.w, L = kr.lanes;
+    const int pick = pick_dwt_tile(kr, s.o, s.c);
+    const double cl = static_cast<double>(KK * W) * dwt_tile_cost(kr, pick, s.o, s.c) / 0.8 +
+                      2.0 * W * (ceil_div(s.o, kr.dwt_ov[pick] * L) * kr.dwt_ov[pick] * L +
+                                 ceil_div(s.c, kr.dwt_rc[pick]) * kr.dwt_rc[pick]);
+    const double pv = static_cast<double>(ceil_div(s.o, kr.dw_ro) * ceil_div(s.c * KK, kr.dw_rj)) *
+                      ceil_div(W, L) * (kr.dw_ro * kr.dw_rj + 1) / 0.6;
+    if (cl < pv) dw_channels_last(kr, x, dy, dw, s);
     else dw_pixel_vectors(kr, x, dy, dw, s);
 }
 
