@@ -32,7 +32,9 @@ RTOL_TORCH = 2e-5
 
 # (N, C, H, W, O, K): odd sizes, 1x1 images, images smaller than the kernel,
 # channel counts that are not multiples of any tile, N > 1, every K, rows
-# with several full vector tiles plus a tail.
+# with several full vector tiles plus a tail. Under every ISA the sweep runs
+# both weight-gradient forms (pixel vectors for small C*K*K, channels-last
+# otherwise) and each channels-last tile shape.
 SHAPES = [
     (1, 1, 1, 1, 1, 1),
     (1, 1, 1, 1, 1, 9),
@@ -46,6 +48,8 @@ SHAPES = [
     (1, 64, 6, 70, 64, 3),
     (1, 8, 4, 130, 6, 5),
     (2, 5, 17, 16, 20, 7),
+    (2, 24, 7, 21, 40, 3),
+    (1, 12, 10, 50, 30, 3),
 ]
 SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
 
