@@ -53,7 +53,29 @@ inline Vec vmax(Vec a, Vec b) { return {_mm256_max_ps(a.v, b.v)}; }
 #else
 
 // Portable: four floats (one SSE register on x86-64, one NEON register on
-// arm64); the loops below are what the auto-vectoriser turns into packed ops.
+// arm64). GCC and Clang get a vector-extension type the optimiser keeps in
+// registers; other compilers a plain array it may vectorise. Multiply then
+// add (not fused), so the portable body is plain C++ arithmetic.
+#if defined(__GNUC__) || defined(__clang__)
+typedef float F4 __attribute__((vector_size(16)));
+struct Vec {
+    static constexpr int kLanes = 4;
+    static constexpr int kRegs = 16;
+    F4 v;
+};
+inline Vec vzero() { return {F4{0.0f, 0.0f, 0.0f, 0.0f}}; }
+inline Vec vset1(float a) { return {F4{a, a, a, a}}; }
+inline Vec vload(const float* p) {
+    F4 r;
+    __builtin_memcpy(&r, p, sizeof(r));  // unaligned load
+    return {r};
+}
+inline void vstore(float* p, Vec a) { __builtin_memcpy(p, &a.v, sizeof(a.v)); }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return {a.v * b.v + c.v}; }
+inline Vec vadd(Vec a, Vec b) { return {a.v + b.v}; }
+inline Vec vmul(Vec a, Vec b) { return {a.v * b.v}; }
+inline Vec vmax(Vec a, Vec b) { return {a.v > b.v ? a.v : b.v}; }
+#else
 struct Vec {
     static constexpr int kLanes = 4;
     static constexpr int kRegs = 16;
@@ -65,7 +87,6 @@ inline Vec vload(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
 inline void vstore(float* p, Vec a) {
     for (int i = 0; i < 4; ++i) p[i] = a.v[i];
 }
-// Multiply then add (not fused) so the portable body matches plain C++.
 inline Vec vfmadd(Vec a, Vec b, Vec c) {
     Vec r;
     for (int i = 0; i < 4; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
@@ -86,6 +107,7 @@ inline Vec vmax(Vec a, Vec b) {
     for (int i = 0; i < 4; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
     return r;
 }
+#endif
 
 #endif
 
