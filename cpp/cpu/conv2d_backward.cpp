@@ -1,11 +1,14 @@
 // Fast conv2d backward.
 //   dx  = conv(dy, w') with w'[c, o, kh, kw] = w[o, c, K-1-kh, K-1-kw]: the
 //         fast forward on flipped, channel-transposed weights (written).
-//   dw += a GEMM-like reduction over every pixel of the batch:
-//         dw[o, (c, kh, kw)] = sum_p dy[o, p] * xpad[c, p shifted by (kh, kw)].
-//         Tiles of (output channels x taps) are independent; each is summed
-//         by one thread in a fixed order (conv2d_body.h), so dw is
-//         bit-identical for any thread count.
+//   dw += a GEMM-like reduction over every pixel of the batch,
+//         dw[o, (c, kh, kw)] = sum_p dy[o, p] * xpad[c, p shifted by (kh, kw)],
+//         in one of two forms picked by a cost model (backward_dw):
+//         channels-last (dy, x repacked pixel-major; vectors of output
+//         channels, input values broadcast) when O and C fill its tiles, and
+//         pixel vectors (vectors along rows, no repacking) when C*K*K or O is
+//         small. Tiles are independent and each is summed by one thread in a
+//         fixed order, so dw is bit-identical for any thread count.
 //   db += per-channel sums of dy in double, one channel per task.
 #include <algorithm>
 #include <cstring>
@@ -22,14 +25,14 @@ namespace {
 constexpr int64_t kPadTo = 16;                // widest vector, in floats
 constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
 constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
-constexpr int64_t kDwtChunkBytes = 128 * 1024;  // dy vectors of one chunk (L1-sized)
+constexpr int64_t kDwtChunkBytes = 48 * 1024;  // dy vectors of one chunk (near-L1-sized)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Repacked copies of dy and x are kept per calling thread between calls: a
 // fresh multi-megabyte buffer costs a page fault per 4 KiB, which was ~15% of
 // a training-size backward. Buffers above kScratchKeepFloats are not kept.
-constexpr size_t kScratchKeepFloats = size_t{64} << 20;  // 256 MiB
+constexpr size_t kScratchKeepFloats = size_t{16} << 20;  // 64 MiB
 
 float* scratch(int slot, size_t count, std::unique_ptr<float[]>& temp) {
     struct Cached {
