@@ -126,9 +126,9 @@ def main():
                 yt.backward(tdy)
 
             torch_bwd()
-            for mine, theirs in ((dx, tx.grad), (dw, tw.grad), (db, tb.grad)):
+            for got, theirs in ((dx, tx.grad), (dw, tw.grad), (db, tb.grad)):
                 t = theirs.numpy()
-                assert np.abs(mine - t).max() <= 1e-4 * (np.abs(t).max() + 1e-30) * 10
+                assert np.abs(got - t).max() <= 1e-4 * (np.abs(t).max() + 1e-30) * 10
             # torch's time includes its forward; time the forward alone and subtract it.
             with torch.no_grad():
                 f_min, f_med = timeit(lambda: torch.nn.functional.conv2d(tx, tw, tb, padding=k // 2),

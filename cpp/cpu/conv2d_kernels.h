@@ -11,8 +11,9 @@ namespace sr_native::conv2d_detail {
 
 // Forward: one block of r output channels over one output row.
 //  xbuf   zero-padded input rows, [c][plane]: channel c's rows sit at
-//         xbuf + c * plane, each wp floats long, column j holding input column
-//         j - P (zeros outside the image), so the tile loop never tests borders.
+//         xbuf + c * plane; column j holds input column j - P, with zeros
+//         outside the image and enough on the right for whole vectors, so the
+//         tile loop never tests borders.
 //  taps   K*K offsets into one channel of xbuf: where tap (kh, kw) of output
 //         column 0 reads (the driver keeps rows in a ring, so these change
 //         from row to row).
