@@ -11,8 +11,10 @@
 //         fixed order, so dw is bit-identical for any thread count.
 //   db += per-channel sums of dy in double, one channel per task.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "conv2d_kernels.h"
@@ -25,29 +27,42 @@ namespace {
 constexpr int64_t kPadTo = 16;                // widest vector, in floats
 constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
 constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
-constexpr int64_t kDwtChunkBytes = 48 * 1024;  // dy vectors of one chunk (near-L1-sized)
+constexpr int64_t kDwtChunkBytes = 24 * 1024;  // dy vectors of one chunk (near-L1-sized)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Repacked copies of dy and x are kept per calling thread between calls: a
 // fresh multi-megabyte buffer costs a page fault per 4 KiB, which was ~15% of
 // a training-size backward. Buffers above kScratchKeepFloats are not kept.
+// 64-byte aligned, so the channels-last dy vectors never straddle cache lines.
 constexpr size_t kScratchKeepFloats = size_t{16} << 20;  // 64 MiB
 
-float* scratch(int slot, size_t count, std::unique_ptr<float[]>& temp) {
+struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+};
+using ScratchPtr = std::unique_ptr<float[], FreeDeleter>;
+
+ScratchPtr aligned_floats(size_t count) {
+    const size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+    if (!p) throw std::bad_alloc();
+    return ScratchPtr(static_cast<float*>(p));
+}
+
+float* scratch(int slot, size_t count, ScratchPtr& temp) {
     struct Cached {
-        std::unique_ptr<float[]> data;
+        ScratchPtr data;
         size_t size = 0;
     };
     thread_local Cached cache[2];
     if (count > kScratchKeepFloats) {
-        temp.reset(new float[count]);
+        temp = aligned_floats(count);
         return temp.get();
     }
     Cached& c = cache[slot];
     if (c.size < count) {
         c.data.reset();  // release before allocating the bigger one
-        c.data.reset(new float[count]);
+        c.data = aligned_floats(count);
         c.size = count;
     }
     return c.data.get();
@@ -184,25 +199,32 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
     const int64_t cpad = ceil_div(C, rc) * rc;
     const int64_t rows = N * H;
 
-    std::unique_ptr<float[]> dyt_temp, xt_temp;
+    ScratchPtr dyt_temp, xt_temp;
     float* const dyt = scratch(0, static_cast<size_t>(rows * W * opad), dyt_temp);
     float* const xt = scratch(1, static_cast<size_t>(N * hp * wpp * cpad), xt_temp);
+    // Repacking reads whole planes (one stream) and scatters into the
+    // pixel-major copy: per (image, tile's worth of output channels) for dy,
+    // so each task owns one slice of every pixel; per (image, channel) for x,
+    // plus a pass that zeroes x's border and padding channels.
+    const int64_t oslice = static_cast<int64_t>(ov) * L, oslices = opad / oslice;
 #pragma omp parallel num_threads(nt)
     {
-#pragma omp for schedule(static)
-        for (int64_t row = 0; row < rows; ++row) {
-            const int64_t n = row / H, oh = row % H;
-            float* dst = dyt + row * W * opad;
-            for (int64_t ow = 0; ow < W; ++ow)
-                for (int64_t o = O; o < opad; ++o) dst[ow * opad + o] = 0.0f;
-            for (int64_t o = 0; o < O; ++o) {
-                const float* src = dy + (n * O + o) * HW + oh * W;
-                for (int64_t ow = 0; ow < W; ++ow) dst[ow * opad + o] = src[ow];
+#pragma omp for schedule(static) nowait
+        for (int64_t t = 0; t < N * oslices; ++t) {
+            const int64_t n = t / oslices, o0 = (t % oslices) * oslice;
+            float* base = dyt + n * HW * opad;
+            for (int64_t o = o0; o < o0 + oslice; ++o) {
+                if (o < O) {
+                    const float* src = dy + (n * O + o) * HW;
+                    for (int64_t p = 0; p < HW; ++p) base[p * opad + o] = src[p];
+                } else {
+                    for (int64_t p = 0; p < HW; ++p) base[p * opad + o] = 0.0f;
+                }
             }
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t r = 0; r < N * hp; ++r) {
-            const int64_t n = r / hp, ih = r % hp - P;
+            const int64_t ih = r % hp - P;
             float* dst = xt + r * wpp * cpad;
             if (ih < 0 || ih >= H) {
                 std::memset(dst, 0, wpp * cpad * sizeof(float));
@@ -210,12 +232,16 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
             }
             std::memset(dst, 0, P * cpad * sizeof(float));
             std::memset(dst + (P + W) * cpad, 0, P * cpad * sizeof(float));
-            float* inner = dst + P * cpad;
-            for (int64_t iw = 0; iw < W; ++iw)
-                for (int64_t c = C; c < cpad; ++c) inner[iw * cpad + c] = 0.0f;
-            for (int64_t c = 0; c < C; ++c) {
-                const float* src = x + (n * C + c) * HW + ih * W;
-                for (int64_t iw = 0; iw < W; ++iw) inner[iw * cpad + c] = src[iw];
+            for (int64_t iw = P; iw < P + W; ++iw)
+                for (int64_t c = C; c < cpad; ++c) dst[iw * cpad + c] = 0.0f;
+        }
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < N * C; ++t) {
+            const int64_t n = t / C, c = t % C;
+            for (int64_t ih = 0; ih < H; ++ih) {
+                const float* src = x + t * HW + ih * W;
+                float* dst = xt + ((n * hp + ih + P) * wpp + P) * cpad + c;
+                for (int64_t iw = 0; iw < W; ++iw) dst[iw * cpad] = src[iw];
             }
         }
     }
