@@ -1,11 +1,173 @@
-// PLACEHOLDER until the fast kernel lands: hands every case to the reference.
+// Fast conv2d forward: register-tiled direct convolution (see conv2d_body.h
+// for the tile), driven from here in baseline code.
+//
+// Work split: items are (image, band of output rows, group of output-channel
+// blocks). An item walks its rows top to bottom keeping the K input rows it
+// needs, zero-padded, in a per-thread ring of K rows per channel: each input
+// row is copied once per item, and borders cost nothing in the tile loop.
+// Bands are sized so each thread gets several items, and output-channel
+// blocks split into groups when there are too few rows, so N = 1 and small
+// images keep every thread busy. Each output value is computed by one tile in
+// a fixed order: results do not depend on the thread count.
+//
+// The block size r (output channels per tile) is chosen per call from a small
+// cost model of the tiles each r gives for this O and W.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#if defined(SR_NATIVE_OPENMP)
+#include <omp.h>
+#endif
+
+#include "conv2d_kernels.h"
+#include "sr_native/isa.h"
 #include "sr_native/kernels.h"
 
 namespace sr_native {
+namespace conv2d_detail {
+
+ConvKernels conv2d_active_kernels() {
+#if defined(SR_NATIVE_X86)
+    switch (active_isa()) {
+        case Isa::avx512: return conv2d_kernels_avx512();
+        case Isa::avx2: return conv2d_kernels_avx2();
+        default: break;
+    }
+#endif
+    return conv2d_kernels_generic();
+}
+
+int conv2d_threads(int64_t macs) { return macs < (int64_t{1} << 20) ? 1 : get_num_threads(); }
+
+}  // namespace conv2d_detail
+
+namespace {
+
+constexpr int64_t kPadTo = 16;           // widest vector, in floats
+constexpr int64_t kItemsPerThread = 8;  // dynamic scheduling absorbs uneven cores
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Rough cycles of one output row for a block of r channels: per tile, C*K*K
+// steps of max(FMAs, loads) plus loop and epilogue overhead.
+double row_cost(const conv2d_detail::ConvKernels& k, int r, int64_t w, int64_t ckk) {
+    const int v = k.fwd_vmax[r];
+    const int64_t nvec = ceil_div(w, k.lanes);
+    const auto tile = [&](int vv) {
+        const double step = std::max<double>(r * vv, (2.0 * vv + r) / 2.0) + 2.0;
+        return static_cast<double>(ckk) * step + 3.0 * r * vv + 20.0;
+    };
+    return static_cast<double>(nvec / v) * tile(v) + (nvec % v ? tile(static_cast<int>(nvec % v)) : 0.0);
+}
+
+int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int64_t ckk) {
+    int best = k.fwd_rmax;
+    double best_cost = 0.0;
+    for (int r = k.fwd_rmax; r >= 1; --r) {
+        const double cost = static_cast<double>(o / r) * row_cost(k, r, w, ckk) +
+                            (o % r ? row_cost(k, static_cast<int>(o % r), w, ckk) : 0.0);
+        if (r == k.fwd_rmax || cost < best_cost) {
+            best = r;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+}  // namespace
 
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e) {
-    ref::conv2d_forward(x, w, y, s, e);
+    using namespace conv2d_detail;
+    const ConvKernels kr = conv2d_active_kernels();
+    const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
+    const int64_t KK = K * K, HW = H * W;
+    const int64_t wp = ceil_div(W, kPadTo) * kPadTo + 2 * P;  // tiles read whole vectors
+    const int R = choose_block(kr, O, W, C * KK);
+    const int64_t nblocks = ceil_div(O, R);
+
+    // Weights packed per block of R output channels: [block][c][tap][r].
+    std::vector<float> wpack(static_cast<size_t>(O * C * KK));
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const int64_t o0 = b * R, r = std::min<int64_t>(R, O - o0);
+        float* dst = wpack.data() + o0 * C * KK;
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t t = 0; t < KK; ++t)
+                for (int64_t i = 0; i < r; ++i)
+                    dst[(c * KK + t) * r + i] = w[((o0 + i) * C + c) * KK + t];
+    }
+
+    // Work split (see the file comment).
+    const int nt = conv2d_threads(N * O * C * KK * HW);
+    const int64_t want = kItemsPerThread * nt;
+    const int64_t bands_per_image = std::clamp<int64_t>(ceil_div(want, N), 1, H);
+    const int64_t band = ceil_div(H, bands_per_image);
+    const int64_t nbands = ceil_div(H, band);
+    const int64_t items = N * nbands;
+    int64_t per_group = nblocks;
+    if (items < want) per_group = ceil_div(nblocks, std::min(nblocks, ceil_div(want, items)));
+    const int64_t ngroups = ceil_div(nblocks, per_group);
+    const int64_t total = items * ngroups;
+
+    const int64_t plane = K * wp;  // the ring: K rows of one channel
+    const int threads = static_cast<int>(std::min<int64_t>(nt, total));
+    // Zeroed once: padding columns are never written, so they stay zero.
+    std::vector<float> rings(static_cast<size_t>(threads * C * plane), 0.0f);
+    std::vector<int64_t> taps_all(static_cast<size_t>(threads * KK));
+
+#pragma omp parallel num_threads(threads)
+    {
+        int tid = 0;
+#if defined(SR_NATIVE_OPENMP)
+        tid = omp_get_thread_num();
+#endif
+        float* ring = rings.data() + tid * C * plane;
+        int64_t* taps = taps_all.data() + tid * KK;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < total; ++it) {
+            const int64_t g = it % ngroups, item = it / ngroups;
+            const int64_t n = item / nbands, oh0 = (item % nbands) * band;
+            const int64_t oh1 = std::min(H, oh0 + band);
+            const int64_t b0 = g * per_group, b1 = std::min(nblocks, b0 + per_group);
+            for (int64_t oh = oh0; oh < oh1; ++oh) {
+                // Input rows oh-P..oh+P must be in the ring; slot of row ih is (ih+P) % K.
+                for (int64_t ih = oh == oh0 ? oh - P : oh + P; ih <= oh + P; ++ih) {
+                    const int64_t slot = (ih + P) % K;
+                    for (int64_t c = 0; c < C; ++c) {
+                        float* dst = ring + c * plane + slot * wp;
+                        if (ih >= 0 && ih < H)
+                            std::memcpy(dst + P, x + (n * C + c) * HW + ih * W, W * sizeof(float));
+                        else
+                            std::memset(dst, 0, wp * sizeof(float));
+                    }
+                }
+                for (int64_t kh = 0; kh < K; ++kh)
+                    for (int64_t kw = 0; kw < K; ++kw)
+                        taps[kh * K + kw] = ((oh + kh) % K) * wp + kw;
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int64_t o0 = b * R;
+                    const int64_t at = (n * O + o0) * HW + oh * W;
+                    FwdBlockArgs a;
+                    a.xbuf = ring;
+                    a.c = C;
+                    a.plane = plane;
+                    a.taps = taps;
+                    a.ntaps = KK;
+                    a.w = W;
+                    a.wpack = wpack.data() + o0 * C * KK;
+                    a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
+                    a.bias = e.bias ? e.bias + o0 : nullptr;
+                    a.residual = e.residual ? e.residual + at : nullptr;
+                    a.y = y + at;
+                    a.y_cstride = HW;
+                    a.res_scale = e.res_scale;
+                    a.relu = e.relu;
+                    kr.fwd_block(a);
+                }
+            }
+        }
+    }
 }
 
 }  // namespace sr_native

@@ -1,0 +1,419 @@
+"""conv2d forward and backward: reference vs float64 NumPy, fast vs reference
+on awkward shapes under every ISA, gradients by finite differences and the
+adjoint identity, determinism, PyTorch cross-checks, and input validation.
+
+Tolerances. Both kernels accumulate in float32 (fast) or double (reference)
+and round to float32 once, so errors are measured against the magnitude of
+what was summed, not against the result (which may cancel to ~0):
+
+    quantity            magnitude M (per element)            | a - b | <=
+    forward             res_scale * (sum |w||x| + |b|) + |r|  RTOL_FAST * M
+    dx                  sum |dy||w|                           RTOL_FAST * M
+    dw                  sum |dy||x| over the batch            RTOL_FAST * M
+    db                  sum |dy|                              RTOL_FAST * M
+    reference vs fp64   as above                              RTOL_REF * M
+    adjoint identity    sum |x||A^T y| (float64 dot products) RTOL_ADJ * M
+
+RTOL_FAST leaves ~8x margin over the worst float32 error seen on this sweep
+(2.7e-7 of M, sums of up to 33*25 terms); RTOL_REF is the float32 rounding
+of the output alone; PyTorch may pick other algorithms (RTOL_TORCH).
+"""
+
+import numpy as np
+import pytest
+
+import sr_native
+from sr_native import ops, ref
+
+RTOL_FAST = 2e-6
+RTOL_REF = 2e-7
+RTOL_ADJ = 1e-5
+RTOL_TORCH = 2e-5
+
+# (N, C, H, W, O, K): odd sizes, 1x1 images, images smaller than the kernel,
+# channel counts that are not multiples of any tile, N > 1, every K, rows
+# with several full vector tiles plus a tail. Under every ISA the sweep runs
+# both weight-gradient forms (pixel vectors for small C*K*K, channels-last
+# otherwise) and each channels-last tile shape.
+SHAPES = [
+    (1, 1, 1, 1, 1, 1),
+    (1, 1, 1, 1, 1, 9),
+    (1, 3, 2, 3, 5, 7),
+    (2, 5, 7, 9, 3, 3),
+    (1, 17, 11, 19, 33, 5),
+    (1, 33, 5, 37, 17, 3),
+    (3, 3, 13, 1, 16, 9),
+    (1, 16, 1, 40, 12, 3),
+    (2, 12, 9, 33, 7, 1),
+    (1, 64, 6, 70, 64, 3),
+    (1, 8, 4, 130, 6, 5),
+    (2, 5, 17, 16, 20, 7),
+    (2, 24, 7, 21, 40, 3),
+    (1, 12, 10, 50, 30, 3),
+]
+SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
+
+# (bias, relu, residual scale or None for no residual, res_scale)
+EPILOGUES = [(bias, relu, res, scale)
+             for bias in (False, True)
+             for relu in (False, True)
+             for res, scale in ((False, 1.0), (False, 0.1), (True, 0.1), (True, 1.0))]
+
+
+def make_inputs(rng, n, c, h, w, o, k):
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((o, c, k, k), dtype=np.float32)
+    b = rng.standard_normal(o, dtype=np.float32)
+    r = rng.standard_normal((n, o, h, w), dtype=np.float32)
+    return x, wt, b, r
+
+
+def conv_np(x, w, b=None):
+    """float64 "same" convolution (cross-correlation, as PyTorch) straight from the definition."""
+    x = np.asarray(x, np.float64)
+    w = np.asarray(w, np.float64)
+    n, c, h, wd = x.shape
+    k = w.shape[2]
+    p = k // 2
+    xp = np.zeros((n, c, h + 2 * p, wd + 2 * p))
+    xp[:, :, p:p + h, p:p + wd] = x
+    y = np.zeros((n, w.shape[0], h, wd))
+    for kh in range(k):
+        for kw in range(k):
+            y += np.einsum("nchw,oc->nohw", xp[:, :, kh:kh + h, kw:kw + wd], w[:, :, kh, kw])
+    if b is not None:
+        y += np.asarray(b, np.float64)[None, :, None, None]
+    return y
+
+
+def epilogue_np(t, relu, residual, res_scale):
+    if relu:
+        t = np.maximum(t, 0.0)
+    t = res_scale * t
+    if residual is not None:
+        t = t + residual
+    return t
+
+
+def forward_magnitude(x, w, b, residual, res_scale):
+    m = conv_np(np.abs(x), np.abs(w), None if b is None else np.abs(b))
+    m = abs(res_scale) * m
+    if residual is not None:
+        m = m + np.abs(residual)
+    return m
+
+
+def backward_magnitudes(x, w, dy):
+    """Per-element sums of |terms| for dx, dw, db (float64)."""
+    ax, aw, ady = (np.abs(np.asarray(a, np.float64)) for a in (x, w, dy))
+    k = w.shape[2]
+    # dx is the convolution of dy with the flipped, channel-transposed weights.
+    mdx = conv_np(ady, aw.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    n, c, h, wd = x.shape
+    p = k // 2
+    xp = np.zeros((n, c, h + 2 * p, wd + 2 * p))
+    xp[:, :, p:p + h, p:p + wd] = ax
+    mdw = np.zeros(w.shape)
+    for kh in range(k):
+        for kw in range(k):
+            mdw[:, :, kh, kw] = np.einsum("nohw,nchw->oc", ady, xp[:, :, kh:kh + h, kw:kw + wd])
+    mdb = ady.sum(axis=(0, 2, 3))
+    return mdx, mdw, mdb
+
+
+def assert_close(got, want, magnitude, rtol, what):
+    err = np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64))
+    bound = rtol * magnitude + 1e-30
+    worst = np.unravel_index(np.argmax(err / bound), err.shape)
+    assert np.all(err <= bound), (
+        f"{what}: |diff| {err[worst]:.3g} > {bound[worst]:.3g} at {worst} "
+        f"(got {got[worst]!r}, want {want[worst]!r}, magnitude {magnitude[worst]:.3g})")
+
+
+# ------------------------------------------------------------------ forward
+
+@pytest.mark.parametrize("shape", SHAPES[:8], ids=SHAPE_IDS[:8])
+def test_reference_forward_matches_float64_numpy(rng, shape):
+    x, w, b, r = make_inputs(rng, *shape)
+    for bias, relu, res, scale in EPILOGUES:
+        bb = b if bias else None
+        rr = r if res else None
+        got = ref.conv2d(x, w, bb, relu=relu, residual=rr, res_scale=scale)
+        want = epilogue_np(conv_np(x, w, bb), relu, rr, scale)
+        assert_close(got, want, forward_magnitude(x, w, bb, rr, scale), RTOL_REF,
+                     f"ref bias={bias} relu={relu} residual={res} scale={scale}")
+
+
+def test_reference_forward_golden():
+    # 1x1x3x3 image, 3x3 all-ones kernel: each output is the sum of its
+    # in-image 3x3 neighbourhood.
+    x = np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3)
+    w = np.ones((1, 1, 3, 3), np.float32)
+    want = np.array([[8, 15, 12], [21, 36, 27], [20, 33, 24]], np.float32)
+    np.testing.assert_array_equal(ref.conv2d(x, w)[0, 0], want)
+    np.testing.assert_array_equal(ops.conv2d(x, w)[0, 0], want)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_fast_forward_matches_reference(isa, rng, shape):
+    x, w, b, r = make_inputs(rng, *shape)
+    for bias, relu, res, scale in EPILOGUES:
+        bb = b if bias else None
+        rr = r if res else None
+        got = ops.conv2d(x, w, bb, relu=relu, residual=rr, res_scale=scale)
+        want = ref.conv2d(x, w, bb, relu=relu, residual=rr, res_scale=scale)
+        assert got.shape == want.shape and got.dtype == np.float32
+        assert_close(got, want, forward_magnitude(x, w, bb, rr, scale), RTOL_FAST,
+                     f"{isa} bias={bias} relu={relu} residual={res} scale={scale}")
+
+
+def test_fast_forward_wide_image(isa, rng):
+    # Rows of several full tiles on every ISA plus a partial vector, and enough
+    # rows that the work is split in bands across threads.
+    x, w, b, r = make_inputs(rng, 1, 7, 23, 203, 13, 3)
+    got = ops.conv2d(x, w, b, relu=True, residual=r, res_scale=0.5)
+    want = ref.conv2d(x, w, b, relu=True, residual=r, res_scale=0.5)
+    assert_close(got, want, forward_magnitude(x, w, b, r, 0.5), RTOL_FAST, isa)
+
+
+def test_forward_special_values(isa):
+    # ReLU clamps exactly; zero weights give exactly bias (or residual).
+    x = np.full((1, 4, 5, 21), 2.0, np.float32)
+    w = np.zeros((3, 4, 3, 3), np.float32)
+    b = np.array([-1.0, 0.0, 1.5], np.float32)
+    y = ops.conv2d(x, w, b, relu=True)
+    np.testing.assert_array_equal(y, np.broadcast_to(np.maximum(b, 0)[None, :, None, None], y.shape))
+    r = np.full((1, 3, 5, 21), 7.0, np.float32)
+    y = ops.conv2d(x, w, b, residual=r, res_scale=0.0)
+    np.testing.assert_array_equal(y, r)
+
+
+# ----------------------------------------------------------------- backward
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4, 2, 3), (1, 2, 3, 6, 3, 5), (1, 2, 2, 2, 2, 1)],
+                         ids=["2x3x5x4-o2-k3", "1x2x3x6-o3-k5", "1x2x2x2-o2-k1"])
+def test_backward_finite_differences(rng, shape):
+    """Central differences of L = <conv(x, w) + b, dy> in float64 vs the analytic
+    gradients of sr_native.ops and sr_native.ref."""
+    x, w, b, _ = make_inputs(rng, *shape)
+    dy = rng.standard_normal((shape[0], shape[4], shape[2], shape[3]), dtype=np.float32)
+    x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
+
+    def loss(xv, wv, bv):
+        return float(np.sum(conv_np(xv, wv, bv) * dy64))
+
+    h = 1e-3
+
+    def numeric(arr, f):
+        g = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            arr[i] = old + h
+            lp = f()
+            arr[i] = old - h
+            lm = f()
+            arr[i] = old
+            g[i] = (lp - lm) / (2 * h)
+        return g
+
+    gx = numeric(x64, lambda: loss(x64, w64, b64))
+    gw = numeric(w64, lambda: loss(x64, w64, b64))
+    gb = numeric(b64, lambda: loss(x64, w64, b64))
+    mdx, mdw, mdb = backward_magnitudes(x, w, dy)
+    for fn in (ops.conv2d_backward, ref.conv2d_backward):
+        dx, dw, db = fn(x, w, dy)
+        name = f"{fn.__module__}.{fn.__name__}"
+        # The numerical gradient itself carries float64 rounding of L / h.
+        assert_close(dx, gx, mdx + 1e-9, RTOL_FAST, f"{name} dx")
+        assert_close(dw, gw, mdw + 1e-9, RTOL_FAST, f"{name} dw")
+        assert_close(db, gb, mdb + 1e-9, RTOL_FAST, f"{name} db")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_fast_backward_matches_reference(isa, rng, shape):
+    x, w, _, dy = make_inputs(rng, *shape)
+    got = ops.conv2d_backward(x, w, dy)
+    want = ref.conv2d_backward(x, w, dy)
+    mags = backward_magnitudes(x, w, dy)
+    for g, r_, m, name in zip(got, want, mags, ("dx", "dw", "db")):
+        assert g.shape == r_.shape and g.dtype == np.float32
+        assert_close(g, r_, m, RTOL_FAST, f"{isa} {name}")
+
+
+def test_adjoint_identity(isa, rng):
+    """<A x, y> == <x, A^T y> for x -> conv(x, w), and likewise for w -> conv(x, w),
+    at image size, dot products in float64."""
+    n, c, h, wd, o, k = 1, 16, 64, 80, 24, 3
+    x, w, _, y = make_inputs(rng, n, c, h, wd, o, k)
+    ax = ops.conv2d(x, w).astype(np.float64)
+    dx, dw, _ = ops.conv2d_backward(x, w, y)
+    y64 = y.astype(np.float64)
+    lhs = np.sum(ax * y64)
+    rhs_x = np.sum(x.astype(np.float64) * dx)
+    rhs_w = np.sum(w.astype(np.float64) * dw)
+    scale = np.sum(np.abs(conv_np(np.abs(x), np.abs(w))) * np.abs(y64))
+    assert abs(lhs - rhs_x) <= RTOL_ADJ * scale, (lhs, rhs_x, scale)
+    assert abs(lhs - rhs_w) <= RTOL_ADJ * scale, (lhs, rhs_w, scale)
+
+
+def test_backward_repeatable_and_thread_count_independent(isa, rng):
+    # Kernel-level dw/db accumulate (+=); the Python API zeroes them first, so
+    # here: repeated calls agree bit for bit, and 1 vs 2 threads give the
+    # same bits (each dw tile is reduced by one thread in a fixed order).
+    x, w, _, dy = make_inputs(rng, 3, 19, 21, 45, 22, 3)
+    before = sr_native.get_num_threads()
+    try:
+        sr_native.set_num_threads(2)
+        a = ops.conv2d_backward(x, w, dy)
+        b = ops.conv2d_backward(x, w, dy)
+        fa = ops.conv2d(x, w, relu=True)
+        sr_native.set_num_threads(1)
+        c = ops.conv2d_backward(x, w, dy)
+        fc = ops.conv2d(x, w, relu=True)
+    finally:
+        sr_native.set_num_threads(before)
+    for u, v, wv, name in zip(a, b, c, ("dx", "dw", "db")):
+        np.testing.assert_array_equal(u, v, err_msg=f"{name}: two calls differ")
+        np.testing.assert_array_equal(u, wv, err_msg=f"{name}: 1 vs 2 threads differ")
+    np.testing.assert_array_equal(fa, fc, err_msg="forward: 1 vs 2 threads differ")
+
+
+# ------------------------------------------------------------------ PyTorch
+
+@pytest.mark.parametrize("shape", [(2, 5, 9, 13, 7, 3), (1, 3, 16, 21, 12, 5), (1, 8, 7, 8, 3, 1)],
+                         ids=["k3", "k5", "k1"])
+def test_forward_matches_torch(torch, rng, shape):
+    x, w, b, r = make_inputs(rng, *shape)
+    k = shape[5]
+    t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                   padding=k // 2)
+    want = (torch.from_numpy(r) + 0.1 * torch.relu(t)).numpy()
+    got = ops.conv2d(x, w, b, relu=True, residual=r, res_scale=0.1)
+    assert_close(got, want, forward_magnitude(x, w, b, r, 0.1), RTOL_TORCH, "vs torch")
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 9, 13, 7, 3), (1, 3, 16, 21, 12, 5), (3, 8, 7, 8, 3, 1)],
+                         ids=["k3", "k5", "k1"])
+def test_gradients_match_torch(torch, rng, shape):
+    x, w, b, dy = make_inputs(rng, *shape)
+    k = shape[5]
+    tx = torch.from_numpy(x).requires_grad_()
+    tw = torch.from_numpy(w).requires_grad_()
+    tb = torch.from_numpy(b).requires_grad_()
+    torch.nn.functional.conv2d(tx, tw, tb, padding=k // 2).backward(torch.from_numpy(dy))
+    dx, dw, db = ops.conv2d_backward(x, w, dy)
+    mdx, mdw, mdb = backward_magnitudes(x, w, dy)
+    assert_close(dx, tx.grad.numpy(), mdx, RTOL_TORCH, "dx vs torch")
+    assert_close(dw, tw.grad.numpy(), mdw, RTOL_TORCH, "dw vs torch")
+    assert_close(db, tb.grad.numpy(), mdb, RTOL_TORCH, "db vs torch")
+
+
+# ---------------------------------------------------------------- bad input
+
+def _ok():
+    x = np.zeros((1, 3, 5, 6), np.float32)
+    w = np.zeros((4, 3, 3, 3), np.float32)
+    return x, w
+
+
+BAD_FORWARD = [
+    # (description, kwargs override, exception, words the message must contain)
+    ("x float64", dict(x=np.zeros((1, 3, 5, 6))), TypeError, "x"),
+    ("x int", dict(x=np.zeros((1, 3, 5, 6), np.int32)), TypeError, "x"),
+    ("x list", dict(x=np.zeros((1, 3, 5, 6), np.float32).tolist()), TypeError, "x"),
+    ("w float64", dict(w=np.zeros((4, 3, 3, 3))), TypeError, "w"),
+    ("w list", dict(w=[[[[0.0]]]]), TypeError, "w"),
+    ("x 3-D", dict(x=np.zeros((3, 5, 6), np.float32)), ValueError, "x"),
+    ("x 5-D", dict(x=np.zeros((1, 1, 3, 5, 6), np.float32)), ValueError, "x"),
+    ("w 3-D", dict(w=np.zeros((4, 3, 3), np.float32)), ValueError, "w"),
+    ("channel mismatch", dict(w=np.zeros((4, 2, 3, 3), np.float32)), ValueError, "channels"),
+    ("even K", dict(w=np.zeros((4, 3, 4, 4), np.float32)), ValueError, "kernel size"),
+    ("K=11", dict(w=np.zeros((4, 3, 11, 11), np.float32)), ValueError, "kernel size"),
+    ("non-square", dict(w=np.zeros((4, 3, 3, 5), np.float32)), ValueError, "square"),
+    ("zero N", dict(x=np.zeros((0, 3, 5, 6), np.float32)), ValueError, "x"),
+    ("zero H", dict(x=np.zeros((1, 3, 0, 6), np.float32)), ValueError, "x"),
+    ("zero W", dict(x=np.zeros((1, 3, 5, 0), np.float32)), ValueError, "x"),
+    ("zero O", dict(w=np.zeros((0, 3, 3, 3), np.float32)), ValueError, "w"),
+    ("zero C", dict(x=np.zeros((1, 0, 5, 6), np.float32), w=np.zeros((4, 0, 3, 3), np.float32)),
+     ValueError, "zero-sized"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_FORWARD, ids=[c[0] for c in BAD_FORWARD])
+@pytest.mark.parametrize("fn", [ops.conv2d, ref.conv2d], ids=["ops", "ref"])
+def test_conv2d_rejects_bad_input(fn, case):
+    _, override, exc, word = case
+    x, w = _ok()
+    args = dict(x=x, w=w)
+    args.update(override)
+    with pytest.raises(exc, match=word):
+        fn(args["x"], args["w"])
+
+
+@pytest.mark.parametrize("fn", [ops.conv2d, ref.conv2d], ids=["ops", "ref"])
+def test_conv2d_rejects_bad_bias_and_residual(fn):
+    x, w = _ok()
+    with pytest.raises(ValueError, match="b must have shape"):
+        fn(x, w, np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="b must have shape"):
+        fn(x, w, np.zeros((4, 1), np.float32))
+    with pytest.raises(TypeError, match="b must be"):
+        fn(x, w, np.zeros(4))
+    with pytest.raises(TypeError, match="b must be"):
+        fn(x, w, [0.0] * 4)
+    with pytest.raises(ValueError, match="residual must have shape"):
+        fn(x, w, residual=np.zeros((1, 3, 5, 6), np.float32))
+    with pytest.raises(ValueError, match="residual must have shape"):
+        fn(x, w, residual=np.zeros((1, 4, 6, 5), np.float32))
+    with pytest.raises(TypeError, match="residual must be"):
+        fn(x, w, residual=np.zeros((1, 4, 5, 6)))
+    with pytest.raises(ValueError, match="res_scale"):
+        fn(x, w, res_scale=float("nan"))
+
+
+@pytest.mark.parametrize("case", BAD_FORWARD, ids=[c[0] for c in BAD_FORWARD])
+@pytest.mark.parametrize("fn", [ops.conv2d_backward, ref.conv2d_backward], ids=["ops", "ref"])
+def test_conv2d_backward_rejects_bad_input(fn, case):
+    _, override, exc, word = case
+    x, w = _ok()
+    args = dict(x=x, w=w)
+    args.update(override)
+    dy = np.zeros((1, 4, 5, 6), np.float32)
+    with pytest.raises(exc, match=word):
+        fn(args["x"], args["w"], dy)
+
+
+@pytest.mark.parametrize("fn", [ops.conv2d_backward, ref.conv2d_backward], ids=["ops", "ref"])
+def test_conv2d_backward_rejects_bad_dy(fn):
+    x, w = _ok()
+    for bad in (np.zeros((1, 3, 5, 6), np.float32), np.zeros((1, 4, 5, 7), np.float32),
+                np.zeros((2, 4, 5, 6), np.float32), np.zeros((4, 5, 6), np.float32)):
+        with pytest.raises(ValueError, match="dy must have shape"):
+            fn(x, w, bad)
+    with pytest.raises(TypeError, match="dy must be"):
+        fn(x, w, np.zeros((1, 4, 5, 6)))
+    with pytest.raises(TypeError, match="dy must be"):
+        fn(x, w, np.zeros((1, 4, 5, 6), np.float32).tolist())
+
+
+def test_non_contiguous_input_equals_contiguous_copy(isa, rng):
+    base = rng.standard_normal((2, 6, 11, 14), dtype=np.float32)
+    views = {
+        "transposed": base.transpose(0, 1, 3, 2),          # (2, 6, 14, 11)
+        "sliced": base[:, ::2, 1:, ::3],                     # (2, 3, 10, 5)
+        "reversed": base[:, :, ::-1, :],
+    }
+    for name, xv in views.items():
+        assert not xv.flags.c_contiguous
+        c = xv.shape[1]
+        w = rng.standard_normal((5, c, 3, 3), dtype=np.float32)
+        wv = np.asfortranarray(w)  # same values, other layout
+        b = rng.standard_normal(5, dtype=np.float32)
+        dy_base = rng.standard_normal((xv.shape[0], 5, xv.shape[3], xv.shape[2]), dtype=np.float32)
+        dy = dy_base.transpose(0, 1, 3, 2)
+        xc = np.ascontiguousarray(xv)
+        np.testing.assert_array_equal(ops.conv2d(xv, wv, b, relu=True),
+                                      ops.conv2d(xc, w, b, relu=True), err_msg=name)
+        for g, gc in zip(ops.conv2d_backward(xv, wv, dy),
+                         ops.conv2d_backward(xc, w, np.ascontiguousarray(dy))):
+            np.testing.assert_array_equal(g, gc, err_msg=name)
