@@ -180,3 +180,17 @@ def test_auto_tiles_bound_memory(monkeypatch):
     finally:
         tracemalloc.stop()
     assert peak < img.nbytes + out.nbytes + 1.5 * budget, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_shipped_models_load_by_name_and_serve_as_default(monkeypatch, tmp_path, edsr2, image):
+    import sr_native.weights as weights
+
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS", tmp_path)
+    assert sr_native.shipped_models() == []
+    edsr2.save(tmp_path / "edsr-baseline-x2.safetensors")
+    assert sr_native.shipped_models() == ["edsr-baseline-x2"]
+    by_name = sr_native.upscale(image, 2, model="edsr-baseline-x2")
+    np.testing.assert_array_equal(by_name, sr_native.upscale(image, 2, model=edsr2))
+    np.testing.assert_array_equal(sr_native.upscale(image, 2), by_name)  # the default for x2
+    with pytest.raises(ValueError, match="model= is required"):
+        sr_native.upscale(image, 3)  # nothing ships for x3 here

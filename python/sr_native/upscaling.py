@@ -25,10 +25,10 @@ _DTYPE_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 def resolve_model(model, scale):
     """A loaded network from a network, a path or a shipped model's name."""
-    from .weights import load_model, shipped_models
+    from .weights import DEFAULT_MODEL, load_model, shipped_models
 
     if model is None:
-        default = f"default-x{scale}"
+        default = DEFAULT_MODEL.format(scale=scale)
         if default in shipped_models():
             return load_model(default)
         raise ValueError("upscale: model= is required: no trained weights ship with this version yet. "

@@ -27,6 +27,8 @@ from .models import ARCHITECTURES, DIV2K_MEAN, EDSR, WDSR, Normalization
 FORMAT = "sr_native/1"
 SHUFFLE_ORDER = "CRD"
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+# upscale() without model= uses this shipped model for the scale, when it ships.
+DEFAULT_MODEL = "edsr-baseline-x{scale}"
 
 
 def save_model(model, path, *, provenance=None):
@@ -234,9 +236,10 @@ def _load_foreign(path, *, param_key=None, res_scale=None):
 
 def shipped_models():
     """Names of the weight files that ship with the package."""
-    if not PACKAGE_WEIGHTS.is_dir():
+    folder = Path(PACKAGE_WEIGHTS)
+    if not folder.is_dir():
         return []
-    return sorted(p.stem for p in PACKAGE_WEIGHTS.glob("*.safetensors"))
+    return sorted(p.stem for p in folder.glob("*.safetensors"))
 
 
 def load_model(name_or_path, *, param_key=None, res_scale=None):
@@ -249,7 +252,7 @@ def load_model(name_or_path, *, param_key=None, res_scale=None):
             features (the full EDSR), else 1.0.
     """
     if isinstance(name_or_path, str) and name_or_path in shipped_models():
-        return _load_ours(PACKAGE_WEIGHTS / f"{name_or_path}.safetensors")
+        return _load_ours(Path(PACKAGE_WEIGHTS) / f"{name_or_path}.safetensors")
     path = Path(name_or_path)
     if not path.exists():
         names = shipped_models()
