@@ -12,6 +12,13 @@ import sr_native
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def subprocess_env(**extra):
+    """Environment for a child Python that must import this same sr_native
+    (installed or from a development tree), plus `extra` variables."""
+    package_root = str(Path(sr_native.__file__).resolve().parents[1])
+    return dict(os.environ, PYTHONPATH=package_root, **extra)
+
+
 def shared_data_path():
     """../shared/data beside the checkout, or $SR_NATIVE_SHARED_DATA."""
     env = os.environ.get("SR_NATIVE_SHARED_DATA")

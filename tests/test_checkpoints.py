@@ -16,14 +16,13 @@ import textwrap
 import warnings
 import zipfile
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import subprocess_env
 from sr_native.checkpoints import CheckpointError, UnsafeCheckpointError, read_torch_checkpoint
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ["zip", "legacy"]
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -296,7 +295,7 @@ def test_loads_in_a_process_where_torch_cannot_be_imported(torch, tmp_path):
             print("torch unavailable")
         assert sys.modules["torch"] is None
     """)
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "python"))
+    env = subprocess_env()
     out = subprocess.run([sys.executable, "-c", script, *map(str, paths)], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

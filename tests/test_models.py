@@ -6,16 +6,15 @@ largest magnitude (float32 through up to ~40 layers).
 """
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sr_native
+from conftest import subprocess_env
 from sr_native.models import EDSR, WDSR
 
 REL_TOL = 1e-4
@@ -57,7 +56,7 @@ def test_parameter_counts_match_pytorch_layouts(scale, torch):
 def run_without_torch(tmp_path, code):
     """Run code in a fresh interpreter where `import torch` raises ImportError."""
     script = "import sys\nsys.modules['torch'] = None\n" + textwrap.dedent(code)
-    env = dict(os.environ, PYTHONPATH=str(Path(sr_native.__file__).resolve().parents[1]))
+    env = subprocess_env()
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout

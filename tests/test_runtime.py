@@ -1,17 +1,15 @@
 """Build info, threads, instruction-set choice and GIL release."""
 
-import os
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sr_native
-from sr_native import ops
+from conftest import subprocess_env
 
 
 def test_build_info_names_the_code_path():
@@ -37,8 +35,7 @@ def test_isa_can_be_lowered_and_restored():
 
 
 def run_python(code, **env):
-    package_root = str(Path(sr_native.__file__).resolve().parents[1])
-    full_env = dict(os.environ, PYTHONPATH=package_root, **env)
+    full_env = subprocess_env(**env)
     out = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
                          text=True, check=True)
     return out.stdout.strip()
