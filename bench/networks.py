@@ -1,0 +1,120 @@
+"""Whole networks: sr_native beside PyTorch and onnxruntime on the same weights.
+
+    python bench/networks.py [--width 510 --height 339] [--repeat 3] [--threads 2]
+                             [--models edsr-baseline-x2,edsr-baseline-x4,wdsr-a-x2,wdsr-b-x2]
+
+Each network is built in PyTorch with random weights (tests/torch_reference_models.py,
+laid out like the upstream projects), saved as a checkpoint, loaded by sr_native
+through its foreign-checkpoint reader, and exported to ONNX for onnxruntime, so all
+three run the same weights on the same input. Outputs are compared before timing
+(max difference relative to the output's range). GFLOP counts every conv2d call
+sr_native makes (2 * O * C * K * K * H * W each).
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # torch_reference_models
+from common import Timing, optional, print_table  # noqa: E402
+
+import sr_native  # noqa: E402
+from sr_native import ops  # noqa: E402
+
+CONFIGS = {
+    "edsr-baseline-x2": ("edsr", 2, {}),
+    "edsr-baseline-x4": ("edsr", 4, {}),
+    "wdsr-a-x2": ("wdsr", 2, {"variant": "a"}),
+    "wdsr-b-x2": ("wdsr", 2, {"variant": "b"}),
+}
+
+
+def count_conv_gflop(model, x):
+    """Run the model once with ops.conv2d wrapped to add up its FLOPs."""
+    total = [0]
+    real = ops.conv2d
+
+    def counting(x_, w, *args, **kwargs):
+        n, c, h, wd = x_.shape
+        total[0] += 2 * n * w.shape[0] * c * w.shape[2] * w.shape[3] * h * wd
+        return real(x_, w, *args, **kwargs)
+
+    ops.conv2d = counting
+    try:
+        model(x)
+    finally:
+        ops.conv2d = real
+    return total[0] / 1e9
+
+
+def bench_network(name, torch, ort, args, workdir):
+    import torch_reference_models as T
+
+    arch, scale, extra = CONFIGS[name]
+    net = T.EdsrPytorch(scale) if arch == "edsr" else T.Wdsr(scale, **extra)
+    net = T.randomize(net, seed=0, std=0.02).eval()
+    path = os.path.join(workdir, f"{name}.pt")
+    torch.save(net.state_dict(), path)
+    model = sr_native.load_model(path)
+
+    x01 = np.random.default_rng(1).random((1, 3, args.height, args.width)).astype(np.float32)
+    x255 = torch.from_numpy(x01 * 255)
+    with torch.no_grad():
+        want = net(x255).numpy() / 255
+    got = model(x01)
+    err = np.abs(got - want).max() / np.abs(want).max()
+    gflop = count_conv_gflop(model, x01)
+    print(f"\n{name}: check vs PyTorch max rel diff {err:.1e}" + ("" if err < 1e-4 else "  <-- TOO LARGE"))
+
+    rows = [Timing.of("sr_native", lambda: model(x01), repeat=args.repeat, warmup=1)]
+    with torch.no_grad():
+        rows.append(Timing.of("PyTorch", lambda: net(x255), repeat=args.repeat, warmup=1))
+    if ort is not None:
+        onnx_path = os.path.join(workdir, f"{name}.onnx")
+        torch.onnx.export(net, (x255,), onnx_path, input_names=["x"], output_names=["y"],
+                          opset_version=17, dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = args.threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+        feed = {"x": x01 * 255}
+        y_ort = sess.run(None, feed)[0] / 255
+        err_ort = np.abs(y_ort - want).max() / np.abs(want).max()
+        print(f"  onnxruntime check vs PyTorch max rel diff {err_ort:.1e}")
+        rows.append(Timing.of("onnxruntime", lambda: sess.run(None, feed), repeat=args.repeat, warmup=1))
+    print_table(f"{name} on 1x3x{args.height}x{args.width} ({gflop:.1f} GFLOP of convolutions)",
+                rows, "GFLOP", gflop)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--width", type=int, default=510)
+    parser.add_argument("--height", type=int, default=339)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--models", default=",".join(CONFIGS))
+    args = parser.parse_args(argv)
+
+    torch = optional("torch")
+    if torch is None:
+        print("networks bench: PyTorch is not installed (it builds the reference networks); skipped")
+        return
+    ort = optional("onnxruntime")
+    torch.set_num_threads(args.threads)
+    sr_native.set_num_threads(args.threads)
+    info = sr_native.build_info()
+    print(f"sr_native {info['version']} isa={info['isa_active']} threads={args.threads} | torch {torch.__version__}"
+          f" | onnxruntime {getattr(ort, '__version__', 'not installed')}")
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in args.models.split(","):
+            bench_network(name, torch, ort, args, workdir)
+
+
+if __name__ == "__main__":
+    main()
