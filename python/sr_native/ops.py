@@ -5,16 +5,40 @@ ValueError (wrong ndim, mismatched shapes, zero-sized dimensions, bad factors)
 or MemoryError (a result too large to address), naming the argument and the
 shape it got. Non-contiguous input is copied. The GIL is released while a
 kernel runs. `reference=True` runs the plain reference kernel instead of the
-fast one (``sr_native.ref`` has the same functions with that default).
+fast one (``sr_native.ref`` has the same functions with that default);
+``reference=None`` (the default) follows ``reference_mode()``, which lets a
+whole network run on the reference kernels.
 
 Gradient convention: backward functions return fresh arrays; dx is the
 gradient of the input, dw/db/dalpha those of the parameters.
 """
 
+import contextlib
+import threading
+
 from . import _core
 
+_state = threading.local()
 
-def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, reference=False):
+
+@contextlib.contextmanager
+def reference_mode(enabled=True):
+    """Within the block, ops called with reference=None (every model layer) run
+    the reference kernels on this thread: a whole network through the plain
+    kernels, to check the fast path against it."""
+    before = getattr(_state, "reference", False)
+    _state.reference = bool(enabled)
+    try:
+        yield
+    finally:
+        _state.reference = before
+
+
+def _ref(reference):
+    return getattr(_state, "reference", False) if reference is None else bool(reference)
+
+
+def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, reference=None):
     """2-D convolution, stride 1, zero "same" padding, with a fused epilogue.
 
     Args:
@@ -29,86 +53,86 @@ def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, reference=
         y (N, O, H, W) = residual + res_scale * act(conv(x, w) + b).
     """
     return _core.conv2d(x, w, b, relu=bool(relu), residual=residual,
-                        res_scale=float(res_scale), reference=reference)
+                        res_scale=float(res_scale), reference=_ref(reference))
 
 
-def conv2d_backward(x, w, dy, *, reference=False):
+def conv2d_backward(x, w, dy, *, reference=None):
     """Gradients of y = conv2d(x, w, b) (no epilogue) given dy = dL/dy.
 
     Returns:
         (dx, dw, db) with the shapes of x (N, C, H, W), w (O, C, K, K) and b (O,).
     """
-    return _core.conv2d_backward(x, w, dy, reference=reference)
+    return _core.conv2d_backward(x, w, dy, reference=_ref(reference))
 
 
-def pixel_shuffle(x, r, *, reference=False):
+def pixel_shuffle(x, r, *, reference=None):
     """(N, C*r*r, H, W) -> (N, C, H*r, W*r) in PyTorch's channel order:
     out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact."""
-    return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), reference=reference)
+    return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), reference=_ref(reference))
 
 
-def pixel_unshuffle(x, r, *, reference=False):
+def pixel_unshuffle(x, r, *, reference=None):
     """(N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of pixel_shuffle. Bit-exact."""
-    return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), reference=reference)
+    return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), reference=_ref(reference))
 
 
-def relu(x, *, reference=False):
+def relu(x, *, reference=None):
     """max(x, 0), any shape."""
-    return _core.relu(x, reference=reference)
+    return _core.relu(x, reference=_ref(reference))
 
 
-def relu_backward(x, dy, *, reference=False):
+def relu_backward(x, dy, *, reference=None):
     """dx = dy where x > 0, else 0 (the gradient at 0 is taken as 0)."""
-    return _core.relu_backward(x, dy, reference=reference)
+    return _core.relu_backward(x, dy, reference=_ref(reference))
 
 
-def prelu(x, alpha, *, reference=False):
+def prelu(x, alpha, *, reference=None):
     """x where x > 0, else alpha[c] * x; x is (N, C, ...), alpha (1,) or (C,)."""
-    return _core.prelu(x, alpha, reference=reference)
+    return _core.prelu(x, alpha, reference=_ref(reference))
 
 
-def prelu_backward(x, alpha, dy, *, reference=False):
+def prelu_backward(x, alpha, dy, *, reference=None):
     """(dx, dalpha) of prelu."""
-    return _core.prelu_backward(x, alpha, dy, reference=reference)
+    return _core.prelu_backward(x, alpha, dy, reference=_ref(reference))
 
 
-def l1_loss(pred, target, *, reference=False):
+def l1_loss(pred, target, *, reference=None):
     """mean(|pred - target|) as a Python float (accumulated in double)."""
-    return _core.l1_loss(pred, target, reference=reference)
+    return _core.l1_loss(pred, target, reference=_ref(reference))
 
 
-def l1_loss_backward(pred, target, grad_scale=1.0, *, reference=False):
+def l1_loss_backward(pred, target, grad_scale=1.0, *, reference=None):
     """grad_scale * d l1_loss / d pred = grad_scale * sign(pred - target) / count."""
-    return _core.l1_loss_backward(pred, target, float(grad_scale), reference=reference)
+    return _core.l1_loss_backward(pred, target, float(grad_scale), reference=_ref(reference))
 
 
-def mse_loss(pred, target, *, reference=False):
+def mse_loss(pred, target, *, reference=None):
     """mean((pred - target)**2) as a Python float (accumulated in double)."""
-    return _core.mse_loss(pred, target, reference=reference)
+    return _core.mse_loss(pred, target, reference=_ref(reference))
 
 
-def mse_loss_backward(pred, target, grad_scale=1.0, *, reference=False):
+def mse_loss_backward(pred, target, grad_scale=1.0, *, reference=None):
     """grad_scale * 2 * (pred - target) / count."""
-    return _core.mse_loss_backward(pred, target, float(grad_scale), reference=reference)
+    return _core.mse_loss_backward(pred, target, float(grad_scale), reference=_ref(reference))
 
 
-def add_scaled(a, b, alpha=1.0, *, reference=False):
+def add_scaled(a, b, alpha=1.0, *, reference=None):
     """a + alpha * b, same shapes."""
-    return _core.add_scaled(a, b, float(alpha), reference=reference)
+    return _core.add_scaled(a, b, float(alpha), reference=_ref(reference))
 
 
-def channel_affine(x, scale, shift, *, reference=False):
+def channel_affine(x, scale, shift, *, reference=None):
     """x * scale[c] + shift[c] on (N, C, H, W): input normalisation (mean shift)."""
-    return _core.channel_affine(x, scale, shift, reference=reference)
+    return _core.channel_affine(x, scale, shift, reference=_ref(reference))
 
 
-def channel_sum(x, *, reference=False):
+def channel_sum(x, *, reference=None):
     """Sum over N, H and W of (N, C, H, W): (C,). Bias gradients."""
-    return _core.channel_sum(x, reference=reference)
+    return _core.channel_sum(x, reference=_ref(reference))
 
 
 def adam_step(param, grad, m, v, *, lr, step, beta1=0.9, beta2=0.999, eps=1e-8,
-              weight_decay=0.0, reference=False):
+              weight_decay=0.0, reference=None):
     """One Adam step (PyTorch's update, with bias correction), in place on param, m, v.
 
     param, m and v must be C-contiguous, writeable float32 arrays of one shape;
@@ -116,7 +140,7 @@ def adam_step(param, grad, m, v, *, lr, step, beta1=0.9, beta2=0.999, eps=1e-8,
     """
     _core.adam_step(param, grad, m, v, lr=float(lr), beta1=float(beta1), beta2=float(beta2),
                     eps=float(eps), weight_decay=float(weight_decay), step=_int(step, "adam_step", "step"),
-                    reference=reference)
+                    reference=_ref(reference))
 
 
 def _int(value, op, name):
