@@ -21,7 +21,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # torch_reference_models
-from common import Timing, optional, print_table  # noqa: E402
+from common import Timing, measured_peak_gflops, optional, print_table, save_ratio_chart  # noqa: E402
 
 import sr_native  # noqa: E402
 from sr_native import ops  # noqa: E402
@@ -52,7 +52,7 @@ def count_conv_gflop(model, x):
     return total[0] / 1e9
 
 
-def bench_network(name, torch, ort, args, workdir):
+def bench_network(name, torch, ort, args, workdir, peak):
     import torch_reference_models as T
 
     arch, scale, extra = CONFIGS[name]
@@ -88,7 +88,7 @@ def bench_network(name, torch, ort, args, workdir):
         print(f"  onnxruntime check vs PyTorch max rel diff {err_ort:.1e}")
         rows.append(Timing.of("onnxruntime", lambda: sess.run(None, feed), repeat=args.repeat, warmup=1))
     print_table(f"{name} on 1x3x{args.height}x{args.width} ({gflop:.1f} GFLOP of convolutions)",
-                rows, "GFLOP", gflop)
+                rows, "GFLOP", gflop, peak)
     return rows
 
 
@@ -99,6 +99,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--models", default=",".join(CONFIGS))
+    parser.add_argument("--chart", default=os.path.join(HERE, "results", "networks.png"),
+                        help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
 
     torch = optional("torch")
@@ -111,9 +113,17 @@ def main(argv=None):
     info = sr_native.build_info()
     print(f"sr_native {info['version']} isa={info['isa_active']} threads={args.threads} | torch {torch.__version__}"
           f" | onnxruntime {getattr(ort, '__version__', 'not installed')}")
+    peak = measured_peak_gflops()
+    print(f"measured fp32 FMA peak: {peak:.0f} GFLOP/s ({args.threads} threads, {info['isa_active']})")
+    comparisons = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models.split(","):
-            bench_network(name, torch, ort, args, workdir)
+            rows = bench_network(name, torch, ort, args, workdir, peak)
+            comparisons += [(f"{name} vs {peer.name}", peer.median / rows[0].median) for peer in rows[1:]]
+    if args.chart:
+        os.makedirs(os.path.dirname(args.chart), exist_ok=True)
+        save_ratio_chart(args.chart, f"Networks on a {args.width}x{args.height} input, {args.threads} threads",
+                         comparisons)
 
 
 if __name__ == "__main__":

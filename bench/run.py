@@ -16,13 +16,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Timing, optional, print_table  # noqa: E402
+from common import Timing, measured_peak_gflops, optional, print_table, save_ratio_chart  # noqa: E402
 
 import sr_native  # noqa: E402
 from sr_native import ops  # noqa: E402
 
 
-def bench_conv2d(torch, repeat):
+def bench_conv2d(torch, repeat, peak):
     n, c, h, w, o, k = 1, 64, 339, 510, 64, 3
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, w), dtype=np.float32)
@@ -41,7 +41,7 @@ def bench_conv2d(torch, repeat):
             rows.append(Timing.of("PyTorch conv2d", lambda: torch.nn.functional.conv2d(xt, wtt, bt, padding=1),
                                   repeat=repeat))
     gflop = 2.0 * n * o * c * k * k * h * w / 1e9
-    print_table(f"conv2d 3x3 {c}->{o} on {n}x{c}x{h}x{w} ({gflop:.2f} GFLOP)", rows, "GFLOP", gflop)
+    print_table(f"conv2d 3x3 {c}->{o} on {n}x{c}x{h}x{w} ({gflop:.2f} GFLOP)", rows, "GFLOP", gflop, peak)
     return rows
 
 
@@ -94,6 +94,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--chart", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                                        "kernels.png"), help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
 
     torch = optional("torch")
@@ -109,9 +111,18 @@ def main(argv=None):
           f"| torch {getattr(torch, '__version__', 'not installed')} "
           f"| opencv {getattr(cv2, '__version__', 'not installed')} "
           f"| pillow {optional('PIL').__version__ if pil else 'not installed'}")
-    bench_conv2d(torch, args.repeat)
-    bench_pixel_shuffle(torch, args.repeat)
-    bench_resize(cv2, pil, args.repeat)
+    peak = measured_peak_gflops()
+    print(f"measured fp32 FMA peak: {peak:.0f} GFLOP/s ({args.threads} threads, {info['isa_active']})")
+    sections = {
+        "conv2d 3x3 64->64": bench_conv2d(torch, args.repeat, peak),
+        "pixel_shuffle r=2": bench_pixel_shuffle(torch, args.repeat),
+        "resize x2 1920x1080": bench_resize(cv2, pil, args.repeat),
+    }
+    comparisons = [(f"{name} vs {peer.name.split()[0]}", peer.median / rows[0].median)
+                   for name, rows in sections.items() for peer in rows[1:]]
+    if comparisons and args.chart:
+        os.makedirs(os.path.dirname(args.chart), exist_ok=True)
+        save_ratio_chart(args.chart, f"Kernels, {args.threads} threads, {info['isa_active']}", comparisons)
 
 
 if __name__ == "__main__":

@@ -86,3 +86,10 @@ def test_gil_is_released_while_a_kernel_runs():
     t.join()
     assert elapsed > 0.1, "the kernel finished too fast for the check to mean anything"
     assert count > 10_000
+
+
+def test_fma_peak_probe_reports_a_rate():
+    gflops = sr_native._core.measure_fma_peak(0.05)
+    assert 0.1 < gflops < 1e6
+    with pytest.raises(ValueError, match="seconds must be in"):
+        sr_native._core.measure_fma_peak(0.0)

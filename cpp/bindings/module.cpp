@@ -85,5 +85,6 @@ PYBIND11_MODULE(_core, m) {
     bind::register_activations(m);
     bind::register_losses(m);
     bind::register_elementwise(m);
+    bind::register_machine(m);
     bind::register_resize(m);
 }
