@@ -92,6 +92,40 @@ def bench_network(name, torch, ort, args, workdir, peak):
     return rows
 
 
+SCALING_SIZES = [(128, 128), (510, 339), (960, 540), (1920, 1080)]  # (width, height), LR
+
+
+def bench_scaling(args):
+    """EDSR-baseline x2: time per megapixel at four sizes (linear cost means a
+    flat column) and the speed-up of 2 threads over 1 at 510x339."""
+    from sr_native.models import EDSR
+
+    model = EDSR.from_preset("edsr-baseline", 2)
+    rng = np.random.default_rng(0)
+    for _, p in model.named_parameters():
+        p[...] = rng.standard_normal(p.shape) * 0.02
+    print("\nEDSR-baseline x2, cost against pixel count "
+          f"({args.threads} threads; whole image at once, tile=None)")
+    print(f"  {'input':<12}{'median s':>10}{'s per Mpx':>12}{'GFLOP/s':>10}")
+    # Every conv is "same"-padded, so the work is exactly proportional to the pixel count.
+    w0, h0 = SCALING_SIZES[0]
+    gflop_per_px = count_conv_gflop(model, rng.random((1, 3, h0, w0), dtype=np.float32)) / (w0 * h0)
+    for w, h in SCALING_SIZES:
+        x = rng.random((1, 3, h, w), dtype=np.float32)
+        big = w * h > 1e6  # one run of the largest is enough
+        t = Timing.of("", lambda: model(x), repeat=1 if big else args.repeat, warmup=0 if big else 1)
+        print(f"  {f'{w}x{h}':<12}{t.median:>10.3f}{t.median / (w * h / 1e6):>12.2f}"
+              f"{gflop_per_px * w * h / t.median:>10.1f}")
+    x = rng.random((1, 3, 339, 510), dtype=np.float32)
+    times = {}
+    for n in (1, 2):
+        sr_native.set_num_threads(n)
+        times[n] = Timing.of("", lambda: model(x), repeat=args.repeat, warmup=1).median
+    sr_native.set_num_threads(args.threads)
+    print(f"  510x339: 1 thread {times[1]:.2f} s, 2 threads {times[2]:.2f} s: "
+          f"speed-up {times[1] / times[2]:.2f}x")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=int, default=510)
@@ -99,11 +133,16 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--models", default=",".join(CONFIGS))
+    parser.add_argument("--scaling", action="store_true",
+                        help="also time EDSR-baseline x2 at four sizes and with 1 and 2 threads")
     parser.add_argument("--chart", default=os.path.join(HERE, "results", "networks.png"),
                         help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
 
     torch = optional("torch")
+    if args.scaling:
+        sr_native.set_num_threads(args.threads)
+        bench_scaling(args)
     if torch is None:
         print("networks bench: PyTorch is not installed (it builds the reference networks); skipped")
         return
