@@ -40,3 +40,37 @@ def test_view_too_large_to_copy_is_memory_error(name, fn):
     huge = as_strided(np.zeros(1, np.float32), shape=(1, 4, 2**20, 2**20), strides=(0, 0, 0, 0))
     with pytest.raises(MemoryError, match=f"{name}: no memory for a contiguous copy of x"):
         fn(huge)
+
+
+def test_conv2d_out_is_written_in_place(rng):
+    x = rng.standard_normal((2, 5, 9, 11)).astype(np.float32)
+    w = rng.standard_normal((4, 5, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    r = rng.standard_normal((2, 4, 9, 11)).astype(np.float32)
+    want = ops.conv2d(x, w, b, relu=True, residual=r, res_scale=0.5)
+    out = np.full((2, 4, 9, 11), np.nan, np.float32)
+    assert ops.conv2d(x, w, b, relu=True, residual=r, res_scale=0.5, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    inplace = r.copy()  # residual and out the same array: y = y + 0.5 * relu(conv(x) + b)
+    ops.conv2d(x, w, b, relu=True, residual=inplace, res_scale=0.5, out=inplace)
+    np.testing.assert_array_equal(inplace, want)
+
+
+def test_conv2d_out_rejects_unsafe_buffers(rng):
+    x = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 4, 3, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="out must not share memory with x"):
+        ops.conv2d(x, w, out=x)
+    big = np.zeros((2, 4, 6, 6), np.float32)
+    with pytest.raises(ValueError, match="residual may be out itself but must not partly overlap"):
+        ops.conv2d(x, w, residual=big.reshape(-1)[4:4 + 144].reshape(1, 4, 6, 6), out=big[:1])
+    with pytest.raises(ValueError, match=r"out must have shape \(1, 4, 6, 6\)"):
+        ops.conv2d(x, w, out=np.zeros((1, 4, 6, 7), np.float32))
+    with pytest.raises(ValueError, match="must be C-contiguous"):
+        ops.conv2d(x, w, out=np.zeros((1, 4, 6, 12), np.float32)[..., ::2])
+    ro = np.zeros((1, 4, 6, 6), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="must be writeable"):
+        ops.conv2d(x, w, out=ro)
+    with pytest.raises(TypeError, match="out must be float32"):
+        ops.conv2d(x, w, out=np.zeros((1, 4, 6, 6)))

@@ -52,7 +52,9 @@ int64_t checked_bytes(const int64_t* dims, size_t ndim, int64_t elem_size, const
 }
 }  // namespace
 
-FloatArray float32_array(const py::handle& obj, const char* op, const char* name) {
+namespace {
+// obj as a numpy float32 array, without copying; TypeError otherwise.
+py::array float32_ndarray(const py::handle& obj, const char* op, const char* name) {
     if (!py::isinstance<py::array>(obj))
         raise_type(std::string(op) + ": " + name + " must be a numpy.ndarray of float32, got " +
                    type_name(obj));
@@ -60,7 +62,12 @@ FloatArray float32_array(const py::handle& obj, const char* op, const char* name
     if (!arr.dtype().is(py::dtype::of<float>()))
         raise_type(std::string(op) + ": " + name + " must be float32, got " +
                    py::str(arr.dtype()).cast<std::string>() + " with shape " + shape_str(arr));
-    return FloatArray(c_contiguous(arr, op, name));
+    return arr;
+}
+}  // namespace
+
+FloatArray float32_array(const py::handle& obj, const char* op, const char* name) {
+    return FloatArray(c_contiguous(float32_ndarray(obj, op, name), op, name));
 }
 
 py::array c_contiguous(const py::array& arr, const char* op, const char* name) {
@@ -77,13 +84,13 @@ py::array c_contiguous(const py::array& arr, const char* op, const char* name) {
 }
 
 FloatArray float32_inplace(const py::handle& obj, const char* op, const char* name) {
-    FloatArray arr = float32_array(obj, op, name);
-    if (!arr.is(obj))
+    py::array arr = float32_ndarray(obj, op, name);
+    if (!(arr.flags() & py::array::c_style))
         raise_value(std::string(op) + ": " + name +
                     " is updated in place and must be C-contiguous, got strides that are not");
     if (!arr.writeable())
         raise_value(std::string(op) + ": " + name + " is updated in place and must be writeable");
-    return arr;
+    return FloatArray(arr);  // no copy: already float32 and C-contiguous
 }
 
 void require_ndim(const py::array& a, int ndim, const char* op, const char* name,

@@ -30,8 +30,16 @@ Conv2dShape conv_shape(const FloatArray& x, const FloatArray& w, const char* op)
     return Conv2dShape{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k};
 }
 
+// True when the byte ranges of a and b intersect.
+bool overlaps(const FloatArray& a, const FloatArray& b) {
+    const char* a0 = reinterpret_cast<const char*>(a.data());
+    const char* b0 = reinterpret_cast<const char*>(b.data());
+    return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
 FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
-                  bool relu, const py::object& residual_obj, double res_scale, bool reference) {
+                  bool relu, const py::object& residual_obj, double res_scale,
+                  const py::object& out_obj, bool reference) {
     const char* op = "conv2d";
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray w = float32_array(w_obj, op, "w");
@@ -48,10 +56,24 @@ FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::ob
         require_shape(b, {s.o}, op, "b", "(w's output channels)");
         e.bias = b.data();
     }
-    FloatArray y = new_float_array({s.n, s.o, s.h, s.w}, op);
+    FloatArray y;
+    if (out_obj.is_none()) {
+        y = new_float_array({s.n, s.o, s.h, s.w}, op);
+    } else {
+        // Written in place: reusing buffers across layers saves the page faults
+        // of a fresh allocation per layer.
+        y = float32_inplace(out_obj, op, "out");
+        require_shape(y, {s.n, s.o, s.h, s.w}, op, "out", "(the output's shape)");
+        if (overlaps(y, x) || overlaps(y, w) || (e.bias && overlaps(y, b)))
+            raise_value(std::string(op) + ": out must not share memory with x, w or b");
+    }
     if (!residual_obj.is_none()) {
         residual = float32_array(residual_obj, op, "residual");
         require_shape(residual, {s.n, s.o, s.h, s.w}, op, "residual", "(the output's shape)");
+        // The kernel reads residual[i] just before writing y[i]: the same array works,
+        // any other overlap would read values already overwritten.
+        if (residual.data() != y.data() && overlaps(residual, y))
+            raise_value(std::string(op) + ": residual may be out itself but must not partly overlap it");
         e.residual = residual.data();
     }
     {
@@ -92,7 +114,7 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
 void register_conv2d(py::module_& m) {
     m.def("conv2d", &conv2d, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
           py::kw_only(), py::arg("relu") = false, py::arg("residual") = py::none(),
-          py::arg("res_scale") = 1.0, py::arg("reference") = false,
+          py::arg("res_scale") = 1.0, py::arg("out") = py::none(), py::arg("reference") = false,
           "y = residual + res_scale * act(conv(x, w) + b); see sr_native.ops.conv2d.");
     m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"),
           py::kw_only(), py::arg("reference") = false,

@@ -38,7 +38,7 @@ def _ref(reference):
     return getattr(_state, "reference", False) if reference is None else bool(reference)
 
 
-def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, reference=None):
+def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, out=None, reference=None):
     """2-D convolution, stride 1, zero "same" padding, with a fused epilogue.
 
     Args:
@@ -48,12 +48,15 @@ def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, reference=
         relu: apply ReLU to conv(x) + b.
         residual: optional (N, O, H, W); the result is residual + res_scale * t.
         res_scale: scale of t = act(conv(x) + b) (applies with or without residual).
+        out: optional C-contiguous, writeable (N, O, H, W) float32 array to write
+            the result into (returned). It may be residual itself (an in-place
+            residual add) but must not share memory with x, w or b.
 
     Returns:
         y (N, O, H, W) = residual + res_scale * act(conv(x, w) + b).
     """
     return _core.conv2d(x, w, b, relu=bool(relu), residual=residual,
-                        res_scale=float(res_scale), reference=_ref(reference))
+                        res_scale=float(res_scale), out=out, reference=_ref(reference))
 
 
 def conv2d_backward(x, w, dy, *, reference=None):

@@ -6,7 +6,7 @@ shuffle; x4 as two x2 stages) -> tail conv. All convs 3x3.
 """
 
 from .. import ops
-from ..layers import Conv2d, Module
+from ..layers import Buffers, Conv2d, Module
 from .base import Normalization, SRNetwork
 
 PRESETS = {
@@ -21,8 +21,11 @@ class ResBlock(Module):
         self.conv2 = Conv2d(n_feats, n_feats, 3)
         self.res_scale = res_scale
 
-    def __call__(self, x):
-        return self.conv2(self.conv1(x, relu=True), residual=x, res_scale=self.res_scale)
+    def __call__(self, x, buffers=None, out=None):
+        """x + res_scale * conv2(relu(conv1(x))); out may be x itself (in place)."""
+        buffers = buffers or Buffers()
+        t = self.conv1(x, relu=True, out=buffers.get("block", self.conv1.output_shape(x)))
+        return self.conv2(t, residual=x, res_scale=self.res_scale, out=out)
 
 
 def upsample_factors(scale):
@@ -60,11 +63,17 @@ class EDSR(SRNetwork):
         return cls(scale, **{**PRESETS[preset], **overrides})
 
     def forward_raw(self, x):
+        buffers = Buffers()
         h = self.head(x)
-        r = h
-        for block in self.body:
-            r = block(r)
-        r = self.body_conv(r, residual=h)
+        if self.body:
+            # First block writes a new array (h is kept for the global skip), the
+            # rest update it in place; the body conv adds into h.
+            r = self.body[0](h, buffers, out=buffers.get("body", h.shape))
+            for block in self.body[1:]:
+                block(r, buffers, out=r)
+            r = self.body_conv(r, residual=h, out=h)
+        else:
+            r = self.body_conv(h, residual=h)
         for conv, factor in zip(self.upsample, upsample_factors(self.scale)):
             r = ops.pixel_shuffle(conv(r), factor)
         return self.tail(r)

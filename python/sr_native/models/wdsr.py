@@ -12,7 +12,7 @@ carry weight_g / weight_v are folded into plain weights at load.
 """
 
 from .. import ops
-from ..layers import Conv2d, Module
+from ..layers import Buffers, Conv2d, Module
 from .base import Normalization, SRNetwork
 
 
@@ -23,8 +23,10 @@ class BlockA(Module):
         self.conv2 = Conv2d(wide, n_feats, 3)
         self.res_scale = res_scale
 
-    def __call__(self, x):
-        return self.conv2(self.conv1(x, relu=True), residual=x, res_scale=self.res_scale)
+    def __call__(self, x, buffers=None, out=None):
+        buffers = buffers or Buffers()
+        wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
+        return self.conv2(wide, residual=x, res_scale=self.res_scale, out=out)
 
 
 class BlockB(Module):
@@ -35,8 +37,11 @@ class BlockB(Module):
         self.conv3 = Conv2d(low, n_feats, 3)
         self.res_scale = res_scale
 
-    def __call__(self, x):
-        return self.conv3(self.conv2(self.conv1(x, relu=True)), residual=x, res_scale=self.res_scale)
+    def __call__(self, x, buffers=None, out=None):
+        buffers = buffers or Buffers()
+        wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
+        low = self.conv2(wide, out=buffers.get("low", self.conv2.output_shape(wide)))
+        return self.conv3(low, residual=x, res_scale=self.res_scale, out=out)
 
 
 class WDSR(SRNetwork):
@@ -77,9 +82,10 @@ class WDSR(SRNetwork):
         self.skip = Conv2d(n_colors, out, 5)
 
     def forward_raw(self, x):
+        buffers = Buffers()
         r = self.head(x)
         for block in self.body:
-            r = block(r)
+            block(r, buffers, out=r)  # in place: the head's output is not needed again
         # shuffle(a) + shuffle(b) == shuffle(a + b): add the skip branch in the
         # tail conv's epilogue and shuffle once.
         return ops.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale)
