@@ -35,6 +35,15 @@ class Conv2d:
         return ops.conv2d(x, self.weight, self.bias, relu=relu, residual=residual, res_scale=res_scale,
                           out=out)
 
+    def backward(self, x, dy, grads, prefix):
+        """Gradients of y = conv(x) + b given dy: stores dw and db in grads under
+        prefix + 'weight' / 'bias' and returns dx."""
+        dx, dw, db = ops.conv2d_backward(x, self.weight, dy)
+        grads[prefix + "weight"] = dw
+        if self.bias is not None:
+            grads[prefix + "bias"] = db
+        return dx
+
     def output_shape(self, x):
         return (x.shape[0], self.out_channels, x.shape[2], x.shape[3])
 

@@ -68,17 +68,49 @@ class SRNetwork(Module):
 
         Returns (N, n_colors, H*scale, W*scale), not clamped.
         """
+        return self._from_net(self.forward_raw(self._to_net(x)))
+
+    def _gain_and_mean(self):
         n = self.normalization
         mean = np.asarray(n.mean, np.float32)
         if mean.size != self.n_colors:
             raise ValueError(f"normalization mean has {mean.size} values for {self.n_colors} colours")
-        gain = np.float32(n.pixel_range / n.std)
-        x = ops.channel_affine(x, np.full(self.n_colors, gain, np.float32), -mean * gain)
-        y = self.forward_raw(x)
+        return np.float32(n.pixel_range / n.std), mean
+
+    def _to_net(self, x):
+        """[0, 1] images -> the network's input: (x - mean) * gain."""
+        gain, mean = self._gain_and_mean()
+        return ops.channel_affine(x, np.full(self.n_colors, gain, np.float32), -mean * gain)
+
+    def _from_net(self, y):
+        """The network's output -> [0, 1] images: y / gain + mean."""
+        gain, mean = self._gain_and_mean()
         return ops.channel_affine(y, np.full(self.n_colors, 1 / gain, np.float32), mean)
 
     def forward_raw(self, x):
         """The network in its own normalised domain."""
+        raise NotImplementedError
+
+    def forward_train(self, x):
+        """Like __call__, but also returns what backward() needs (the activations)."""
+        y_net, cache = self.forward_raw_train(self._to_net(x))
+        return self._from_net(y_net), cache
+
+    def backward(self, dy, cache):
+        """Gradients of every parameter given dy = dL/d(output of forward_train):
+        a dict with the keys of state_dict()."""
+        gain, _ = self._gain_and_mean()
+        c = self.n_colors
+        # output = y_net / gain + mean, so dL/dy_net = dL/doutput / gain
+        dy_net = ops.channel_affine(dy, np.full(c, 1 / gain, np.float32), np.zeros(c, np.float32))
+        grads = {}
+        self.backward_raw(dy_net, cache, grads)
+        return grads
+
+    def forward_raw_train(self, x):
+        raise NotImplementedError
+
+    def backward_raw(self, dy, cache, grads):
         raise NotImplementedError
 
     @property

@@ -5,6 +5,8 @@ head conv -> residual blocks (conv-ReLU-conv, scaled by res_scale, added)
 shuffle; x4 as two x2 stages) -> tail conv. All convs 3x3.
 """
 
+import numpy as np
+
 from .. import ops
 from ..layers import Buffers, Conv2d, Module
 from .base import Normalization, SRNetwork
@@ -26,6 +28,21 @@ class ResBlock(Module):
         buffers = buffers or Buffers()
         t = self.conv1(x, relu=True, out=buffers.get("block", self.conv1.output_shape(x)))
         return self.conv2(t, residual=x, res_scale=self.res_scale, out=out)
+
+
+    def forward_train(self, x):
+        """Returns (output, (x, t)) where t = relu(conv1(x)) is what backward needs."""
+        t = self.conv1(x, relu=True)
+        return self.conv2(t, residual=x, res_scale=self.res_scale), (x, t)
+
+    def backward(self, dy, cache, grads, prefix):
+        """dL/dx given dL/dy; parameter gradients go into grads."""
+        x, t = cache
+        dt = self.conv2.backward(t, dy * np.float32(self.res_scale), grads, prefix + "conv2.")
+        dz = ops.relu_backward(t, dt)  # t > 0 exactly where conv1's pre-activation was
+        dx = self.conv1.backward(x, dz, grads, prefix + "conv1.")
+        dx += dy  # the skip connection
+        return dx
 
 
 def upsample_factors(scale):
@@ -77,6 +94,37 @@ class EDSR(SRNetwork):
         for conv, factor in zip(self.upsample, upsample_factors(self.scale)):
             r = ops.pixel_shuffle(conv(r), factor)
         return self.tail(r)
+
+    def forward_raw_train(self, x):
+        cache = {"x": x}
+        h = self.head(x)
+        cache["h"] = h
+        r = h
+        cache["blocks"] = []
+        for block in self.body:
+            r, block_cache = block.forward_train(r)
+            cache["blocks"].append(block_cache)
+        cache["body_out"] = r
+        r = self.body_conv(r, residual=h)
+        cache["up_in"] = []
+        for conv, factor in zip(self.upsample, upsample_factors(self.scale)):
+            cache["up_in"].append(r)
+            r = ops.pixel_shuffle(conv(r), factor)
+        cache["tail_in"] = r
+        return self.tail(r), cache
+
+    def backward_raw(self, dy, cache, grads):
+        d = self.tail.backward(cache["tail_in"], dy, grads, "tail.")
+        factors = upsample_factors(self.scale)
+        for j in reversed(range(len(self.upsample))):
+            du = ops.pixel_unshuffle(d, factors[j])  # the shuffle's backward
+            d = self.upsample[j].backward(cache["up_in"][j], du, grads, f"upsample.{j}.")
+        dh = d.copy()  # global skip: body_conv's residual is h
+        d = self.body_conv.backward(cache["body_out"], d, grads, "body_conv.")
+        for i in reversed(range(len(self.body))):
+            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.")
+        dh += d
+        self.head.backward(cache["x"], dh, grads, "head.")
 
     @property
     def receptive_radius(self):

@@ -11,6 +11,8 @@ Weight normalisation is a training-time reparameterisation: checkpoints that
 carry weight_g / weight_v are folded into plain weights at load.
 """
 
+import numpy as np
+
 from .. import ops
 from ..layers import Buffers, Conv2d, Module
 from .base import Normalization, SRNetwork
@@ -28,6 +30,17 @@ class BlockA(Module):
         wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
         return self.conv2(wide, residual=x, res_scale=self.res_scale, out=out)
 
+    def forward_train(self, x):
+        wide = self.conv1(x, relu=True)
+        return self.conv2(wide, residual=x, res_scale=self.res_scale), (x, wide)
+
+    def backward(self, dy, cache, grads, prefix):
+        x, wide = cache
+        dwide = self.conv2.backward(wide, dy * np.float32(self.res_scale), grads, prefix + "conv2.")
+        dx = self.conv1.backward(x, ops.relu_backward(wide, dwide), grads, prefix + "conv1.")
+        dx += dy  # the skip connection
+        return dx
+
 
 class BlockB(Module):
     def __init__(self, n_feats, expansion, linear, res_scale):
@@ -42,6 +55,19 @@ class BlockB(Module):
         wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
         low = self.conv2(wide, out=buffers.get("low", self.conv2.output_shape(wide)))
         return self.conv3(low, residual=x, res_scale=self.res_scale, out=out)
+
+    def forward_train(self, x):
+        wide = self.conv1(x, relu=True)
+        low = self.conv2(wide)
+        return self.conv3(low, residual=x, res_scale=self.res_scale), (x, wide, low)
+
+    def backward(self, dy, cache, grads, prefix):
+        x, wide, low = cache
+        dlow = self.conv3.backward(low, dy * np.float32(self.res_scale), grads, prefix + "conv3.")
+        dwide = self.conv2.backward(wide, dlow, grads, prefix + "conv2.")
+        dx = self.conv1.backward(x, ops.relu_backward(wide, dwide), grads, prefix + "conv1.")
+        dx += dy  # the skip connection
+        return dx
 
 
 class WDSR(SRNetwork):
@@ -89,6 +115,23 @@ class WDSR(SRNetwork):
         # shuffle(a) + shuffle(b) == shuffle(a + b): add the skip branch in the
         # tail conv's epilogue and shuffle once.
         return ops.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale)
+
+    def forward_raw_train(self, x):
+        cache = {"x": x, "blocks": []}
+        r = self.head(x)
+        for block in self.body:
+            r, block_cache = block.forward_train(r)
+            cache["blocks"].append(block_cache)
+        cache["tail_in"] = r
+        return ops.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale), cache
+
+    def backward_raw(self, dy, cache, grads):
+        du = ops.pixel_unshuffle(dy, self.scale)  # feeds both the tail and the skip conv
+        self.skip.backward(cache["x"], du, grads, "skip.")
+        d = self.tail.backward(cache["tail_in"], du, grads, "tail.")
+        for i in reversed(range(len(self.body))):
+            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.")
+        self.head.backward(cache["x"], d, grads, "head.")
 
     @property
     def receptive_radius(self):
