@@ -92,6 +92,53 @@ def bench_network(name, torch, ort, args, workdir, peak):
     return rows
 
 
+def bench_training_step(torch, args):
+    """One training step of EDSR-baseline x2 on a batch of 16 LR patches of
+    48x48 with L1 loss and Adam: forward, backward and the optimizer update,
+    sr_native beside PyTorch on the same weights and batch."""
+    import torch_reference_models as T
+
+    from sr_native import weights
+
+    net = T.randomize(T.EdsrPytorch(2), seed=0, std=0.02)
+    sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    _, convert = weights._detect_layout(sd)
+    model, mapping, _ = convert(sd, "bench", None)
+    model.load_state_dict({f"{o}.{leaf}": sd[f"{t}.{leaf}"] for o, t in mapping.items()
+                           for leaf in ("weight", "bias")})
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 3, 48, 48), dtype=np.float32)
+    target = rng.random((16, 3, 96, 96), dtype=np.float32)
+    params = model.state_dict()
+    moments = {k: (np.zeros_like(p), np.zeros_like(p)) for k, p in params.items()}
+    step = [0]
+
+    def ours():
+        y, cache = model.forward_train(x)
+        grads = model.backward(ops.l1_loss_backward(y, target), cache)
+        step[0] += 1
+        for k, p in params.items():
+            m, v = moments[k]
+            ops.adam_step(p, grads[k], m, v, lr=1e-4, step=step[0])
+
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-4)
+    xt, tt = torch.from_numpy(x * 255), torch.from_numpy(target)
+
+    def theirs():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.l1_loss(net(xt) / 255, tt)
+        loss.backward()
+        opt.step()
+
+    # forward + backward is about 3x the forward's convolution work
+    gflop = 3 * count_conv_gflop(model, x)
+    rows = [Timing.of("sr_native", ours, repeat=args.repeat, warmup=1),
+            Timing.of("PyTorch", theirs, repeat=args.repeat, warmup=1)]
+    print_table(f"training step, EDSR-baseline x2, 16x3x48x48, L1 + Adam (~{gflop:.0f} GFLOP)",
+                rows, "GFLOP", gflop)
+    return rows
+
+
 SCALING_SIZES = [(128, 128), (510, 339), (960, 540), (1920, 1080)]  # (width, height), LR
 
 
@@ -133,6 +180,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--models", default=",".join(CONFIGS))
+    parser.add_argument("--train", action="store_true",
+                        help="also time one EDSR-baseline x2 training step against PyTorch")
     parser.add_argument("--scaling", action="store_true",
                         help="also time EDSR-baseline x2 at four sizes and with 1 and 2 threads")
     parser.add_argument("--chart", default=os.path.join(HERE, "results", "networks.png"),
@@ -159,6 +208,9 @@ def main(argv=None):
         for name in args.models.split(","):
             rows = bench_network(name, torch, ort, args, workdir, peak)
             comparisons += [(f"{name} vs {peer.name}", peer.median / rows[0].median) for peer in rows[1:]]
+    if args.train:
+        rows = bench_training_step(torch, args)
+        comparisons.append(("training step (16x48x48) vs PyTorch", rows[1].median / rows[0].median))
     if args.chart:
         os.makedirs(os.path.dirname(args.chart), exist_ok=True)
         save_ratio_chart(args.chart, f"Networks on a {args.width}x{args.height} input, {args.threads} threads",
