@@ -50,3 +50,18 @@ def test_readme_example_and_info_run_as_commands(tmp_path):
     info = subprocess.run([sys.executable, "-m", "sr_native", "info"], check=True, env=env,
                           capture_output=True, text=True).stdout
     assert "isa_active" in info and sr_native.get_isa() in info
+
+
+def test_train_command_runs_and_resumes(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    args = ["train", str(folder), "--out", str(tmp_path / "run"), "--iterations", "4", "--batch-size", "2",
+            "--patch-size", "8", "--checkpoint-every", "2", "--val", str(folder), "--val-every", "2", "-q"]
+    assert main(args + ["--model", "wdsr-b"]) == 0
+    assert main(args[:5] + ["6"] + args[6:] + ["--model", "wdsr-b", "--resume"]) == 0
+    lines = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert lines[-1].startswith("6,")
+    assert sr_native.load_model(tmp_path / "run" / "model.safetensors").architecture == "wdsr"

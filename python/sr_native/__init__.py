@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version as _dist_version
 
 from . import _core, metrics, models, ops, ref
 from .resize import resize
+from .training import train
 from .upscaling import upscale
 from .weights import load_model, shipped_models
 
@@ -76,5 +77,5 @@ def supported_isas():
 __all__ = [
     "build_info", "cuda_available", "cuda_unavailable_reason", "get_isa", "get_num_threads",
     "load_model", "metrics", "models", "ops", "ref", "resize", "set_isa", "set_num_threads",
-    "shipped_models", "supported_isas", "upscale", "__version__",
+    "shipped_models", "supported_isas", "train", "upscale", "__version__",
 ]

@@ -68,6 +68,20 @@ def cmd_upscale(args):
     return 1 if failed else 0
 
 
+def cmd_train(args):
+    import sr_native
+
+    options = {k: getattr(args, k) for k in (
+        "iterations", "batch_size", "patch_size", "lr", "lr_schedule", "lr_step", "lr_gamma", "lr_min",
+        "loss", "clip_grad", "val_every", "checkpoint_every", "seed")}
+    options.update(val_dir=args.val or "", lr_folder=args.lr_folder or "", init_from=args.init_from or "")
+    if args.threads:
+        sr_native.set_num_threads(args.threads)
+    sr_native.train(args.data, out_dir=args.out, scale=args.scale, model=args.model, resume=args.resume,
+                    progress=not args.quiet, **options)
+    return 0
+
+
 def cmd_info(args):
     import sr_native
 
@@ -93,6 +107,37 @@ def build_parser():
                     choices=["nearest", "bilinear", "bicubic", "lanczos3", "area"])
     up.add_argument("-q", "--quiet", action="store_true")
     up.set_defaults(func=cmd_upscale)
+
+    tr = sub.add_parser("train", help="train a network on a folder of HR images", description=(
+        "Train EDSR or WDSR with sr_native's own loop. LR patches are made on the fly with the "
+        "MATLAB-compatible bicubic resize unless --lr-folder is given.\n\nexamples:\n"
+        "  sr-native train ../shared/data/train --val ../shared/data/set5/HR --scale 2 --out runs/edsr-x2\n"
+        "  sr-native train ../shared/data/train --out runs/edsr-x2 --resume   # continue where it stopped"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr.add_argument("data", help="folder of HR images (searched recursively), or a DIV2K root")
+    tr.add_argument("--out", required=True, help="run folder: checkpoint, model, log, curves")
+    tr.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
+    tr.add_argument("--model", default="edsr-baseline", choices=["edsr-baseline", "edsr", "wdsr-a", "wdsr-b"])
+    tr.add_argument("--val", help="folder of HR validation images")
+    tr.add_argument("--lr-folder", help="folder of given LR images (DIV2K naming: 0001x2.png)")
+    tr.add_argument("--init-from", help="weights whose matching tensors start the run (an x2 body for x3/x4)")
+    tr.add_argument("--iterations", type=int, default=300_000)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--patch-size", type=int, default=48, help="LR patch side")
+    tr.add_argument("--lr", type=float, default=1e-4)
+    tr.add_argument("--lr-schedule", default="step", choices=["step", "cosine"])
+    tr.add_argument("--lr-step", type=int, default=200_000)
+    tr.add_argument("--lr-gamma", type=float, default=0.5)
+    tr.add_argument("--lr-min", type=float, default=0.0)
+    tr.add_argument("--loss", default="l1", choices=["l1", "mse"])
+    tr.add_argument("--clip-grad", type=float, default=0.0, help="global gradient norm limit (0: off)")
+    tr.add_argument("--val-every", type=int, default=1000)
+    tr.add_argument("--checkpoint-every", type=int, default=1000)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=0)
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    tr.add_argument("-q", "--quiet", action="store_true")
+    tr.set_defaults(func=cmd_train)
 
     info = sub.add_parser("info", help="version, build options, CPU code path, threads")
     info.set_defaults(func=cmd_info)
