@@ -1,6 +1,8 @@
-"""Kernel benchmarks: sr_native beside PyTorch, OpenCV and Pillow, in one run.
+"""Every benchmark in one run: kernels beside PyTorch, OpenCV and Pillow, then
+whole networks beside PyTorch and onnxruntime (bench/networks.py), a training
+step, and how the cost scales with pixels and threads.
 
-    python bench/run.py [--threads 2] [--repeat 7]
+    python bench/run.py [--threads 2] [--repeat 7] [--kernels-only]
 
 Shapes come from the real models (EDSR-baseline x2 on a 510x339 image):
 conv2d 3x3 64->64 on 1x64x339x510, pixel_shuffle r=2 on 1x256x339x510,
@@ -94,6 +96,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--kernels-only", action="store_true", help="skip the network benchmarks")
     parser.add_argument("--chart", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                         "kernels.png"), help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
@@ -123,6 +126,10 @@ def main(argv=None):
     if comparisons and args.chart:
         os.makedirs(os.path.dirname(args.chart), exist_ok=True)
         save_ratio_chart(args.chart, f"Kernels, {args.threads} threads, {info['isa_active']}", comparisons)
+    if not args.kernels_only:
+        import networks
+
+        networks.main(["--threads", str(args.threads), "--repeat", "3", "--train", "--scaling"])
 
 
 if __name__ == "__main__":
