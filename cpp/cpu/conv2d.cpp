@@ -21,6 +21,7 @@
 #endif
 
 #include "conv2d_kernels.h"
+#include "conv2d_winograd_kernels.h"
 #include "sr_native/isa.h"
 #include "sr_native/kernels.h"
 
@@ -75,11 +76,27 @@ int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int6
     return best;
 }
 
+// Winograd F(4x4, 3x3) (conv2d_winograd.cpp) for 3x3 layers where its
+// transforms are paid back: enough channels on both sides and an image of
+// at least a couple of tiles each way.
+bool use_winograd(const Conv2dShape& s) {
+    if (s.k != 3) return false;
+    switch (get_conv_algo()) {
+        case ConvAlgo::direct: return false;
+        case ConvAlgo::winograd: return true;
+        default: return s.c >= 16 && s.o >= 16 && s.h >= 8 && s.w >= 8;
+    }
+}
+
 }  // namespace
 
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e) {
     using namespace conv2d_detail;
+    if (use_winograd(s)) {
+        conv2d_forward_winograd(x, w, y, s, e);
+        return;
+    }
     const ConvKernels kr = conv2d_active_kernels();
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W;

@@ -1,0 +1,193 @@
+// Winograd F(4x4, 3x3) bodies, written once on simd.h and compiled once per
+// instruction set (conv2d_winograd_{generic,avx2,avx512}.cpp). The includer
+// includes simd.h with its SR_SIMD_* choice first.
+//
+// Transforms (Lavin & Gray 2015, interpolation points 0, +-1, +-2, inf):
+//   B^T = [4  0 -5  0 1 0]    A^T = [1 1  1 1  1 0]
+//         [0 -4 -4  1 1 0]          [0 1 -1 2 -2 0]
+//         [0  4 -4 -1 1 0]          [0 1  1 4  4 0]
+//         [0 -2 -1  2 1 0]          [0 1 -1 8 -8 1]
+//         [0  2 -1 -2 1 0]
+//         [0  4  0 -5 0 1]
+// (G is applied in the driver, in double.) Every vector holds one value of
+// `lanes` different tiles, so both transforms are plain vector arithmetic.
+//
+// GEMM register tile: R output channels x V vectors of tiles, R*V
+// accumulators; per input channel it loads V vectors of V[pos][c][.] and
+// broadcasts R weights, each load feeding R FMAs and each broadcast V.
+//
+// Anonymous namespace and no std:: templates: see simd.h (ODR).
+#pragma once
+
+#include "conv2d_winograd_kernels.h"
+
+namespace sr_native {
+namespace {
+namespace wino_body {
+
+using conv2d_detail::kWinoA;
+using conv2d_detail::kWinoOut;
+using conv2d_detail::kWinoPos;
+using conv2d_detail::WinoBlockArgs;
+using conv2d_detail::WinoInputArgs;
+using conv2d_detail::WinoKernels;
+using simd::Vec;
+constexpr int kL = Vec::kLanes;
+
+// a - b (simd.h has no subtract; the FMA with -1 is exact).
+inline Vec vsub(Vec a, Vec b) { return simd::vfmadd(simd::vset1(-1.0f), b, a); }
+
+// B^T z for a 6-vector z (in place into o).
+inline void bt6(const Vec* z, Vec* o) {
+    const Vec four = simd::vset1(4.0f), five = simd::vset1(-5.0f), two = simd::vset1(2.0f);
+    // Shared sums: rows 1/2 and 3/4 differ only in the sign of one part.
+    const Vec t12a = simd::vfmadd(simd::vset1(-4.0f), z[2], z[4]);  // z4 - 4 z2
+    const Vec t12b = simd::vfmadd(simd::vset1(-4.0f), z[1], z[3]);  // z3 - 4 z1
+    const Vec t34a = vsub(z[4], z[2]);                         // z4 - z2
+    const Vec t34b = simd::vmul(two, vsub(z[3], z[1]));        // 2 (z3 - z1)
+    o[0] = simd::vadd(simd::vfmadd(four, z[0], simd::vmul(five, z[2])), z[4]);
+    o[1] = simd::vadd(t12a, t12b);
+    o[2] = vsub(t12a, t12b);
+    o[3] = simd::vadd(t34a, t34b);
+    o[4] = vsub(t34a, t34b);
+    o[5] = simd::vadd(simd::vfmadd(four, z[1], simd::vmul(five, z[3])), z[5]);
+}
+
+// A^T m for a 6-vector m (4 results).
+inline void at6(const Vec* m, Vec* o) {
+    const Vec s12 = simd::vadd(m[1], m[2]), d12 = vsub(m[1], m[2]);
+    const Vec s34 = simd::vadd(m[3], m[4]), d34 = vsub(m[3], m[4]);
+    o[0] = simd::vadd(simd::vadd(m[0], s12), s34);
+    o[1] = simd::vfmadd(simd::vset1(2.0f), d34, d12);
+    o[2] = simd::vfmadd(simd::vset1(4.0f), s34, s12);
+    o[3] = simd::vadd(simd::vfmadd(simd::vset1(8.0f), d34, d12), m[5]);
+}
+
+void input_transform(const WinoInputArgs& a) {
+    for (int64_t t = 0; t < a.ntp; t += kL) {
+        Vec e[kWinoA][kWinoA];  // rows of d B
+        for (int i = 0; i < kWinoA; ++i) {
+            Vec z[kWinoA];
+            for (int j = 0; j < kWinoA; ++j) z[j] = simd::vload(a.d + (i * kWinoA + j) * a.ntp + t);
+            bt6(z, e[i]);
+        }
+        for (int k = 0; k < kWinoA; ++k) {
+            Vec z[kWinoA], o[kWinoA];
+            for (int i = 0; i < kWinoA; ++i) z[i] = e[i][k];
+            bt6(z, o);
+            for (int i = 0; i < kWinoA; ++i) simd::vstore(a.v + (i * kWinoA + k) * a.v_pos_stride + t, o[i]);
+        }
+    }
+}
+
+// m[r][.] = sum_c u[c][r] * v[c][.] over V vectors of tiles.
+template <int R, int V>
+void gemm_tile(const float* u, const float* v, int64_t c, int64_t v_cstride, float* m,
+               int64_t m_rstride) {
+    Vec acc[R][V];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int k = 0; k < V; ++k) acc[r][k] = simd::vzero();
+    for (int64_t ci = 0; ci < c; ++ci, u += R, v += v_cstride) {
+        Vec xv[V];
+#pragma GCC unroll 8
+        for (int k = 0; k < V; ++k) xv[k] = simd::vload(v + k * kL);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const Vec wv = simd::vset1(u[r]);
+#pragma GCC unroll 8
+            for (int k = 0; k < V; ++k) acc[r][k] = simd::vfmadd(wv, xv[k], acc[r][k]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int k = 0; k < V; ++k) simd::vstore(m + r * m_rstride + k * kL, acc[r][k]);
+}
+
+// Output transform, epilogue (bias, ReLU, scale) and scatter of one output
+// channel o of the block: m [pos][.] (pos stride m_pos_stride).
+void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride, int64_t o) {
+    const Vec bias = simd::vset1(a.bias ? a.bias[o] : 0.0f);
+    const Vec scale = simd::vset1(a.res_scale);
+    for (int64_t t = 0; t < a.ntp; t += kL) {
+        Vec rows[kWinoA][4];  // A^T applied down the columns
+        for (int j = 0; j < kWinoA; ++j) {
+            Vec z[kWinoA], o4[4];
+            for (int i = 0; i < kWinoA; ++i) z[i] = simd::vload(m + (i * kWinoA + j) * m_pos_stride + t);
+            at6(z, o4);
+            for (int i = 0; i < 4; ++i) rows[j][i] = o4[i];
+        }
+        for (int i = 0; i < 4; ++i) {
+            Vec z[kWinoA], o4[4];
+            for (int j = 0; j < kWinoA; ++j) z[j] = rows[j][i];
+            at6(z, o4);
+            for (int j = 0; j < 4; ++j) {
+                Vec r = simd::vadd(o4[j], bias);
+                if (a.relu) r = simd::vmax(r, simd::vzero());
+                simd::vstore(a.out + (i * 4 + j) * a.ntp + t, simd::vmul(scale, r));
+            }
+        }
+    }
+    // Scatter the 4x4 tiles into y, cropped at the image's right and bottom.
+    const int64_t base = o * a.y_cstride;
+    for (int64_t t = 0; t < a.nt; ++t) {
+        const int64_t off = a.tile_off[t] + base;
+        const int rows = a.tile_rows[t], cols = a.tile_cols[t];
+        for (int i = 0; i < rows; ++i) {
+            float* yr = a.y + off + i * a.y_rowstride;
+            const float* src = a.out + i * 4 * a.ntp + t;
+            if (a.residual) {
+                const float* rr = a.residual + off + i * a.y_rowstride;
+                for (int j = 0; j < cols; ++j) yr[j] = rr[j] + src[j * a.ntp];
+            } else {
+                for (int j = 0; j < cols; ++j) yr[j] = src[j * a.ntp];
+            }
+        }
+    }
+}
+
+template <int R, int V>
+void block_r(const WinoBlockArgs& a, int64_t o0) {
+    const int64_t mstride = R * a.ntp;  // m is [pos][r][ntp]
+    for (int p = 0; p < kWinoPos; ++p) {
+        const float* u = a.u + p * a.o * a.c + o0 * a.c;
+        const float* v = a.v + p * a.c * a.ntp;
+        for (int64_t t = 0; t < a.ntp; t += V * kL)
+            gemm_tile<R, V>(u, v + t, a.c, a.ntp, a.m + p * mstride + t, a.ntp);
+    }
+    for (int r = 0; r < R; ++r) output_channel(a, a.m + r * a.ntp, mstride, o0 + r);
+}
+
+template <int R, int V>
+void block_dispatch(const WinoBlockArgs& a, int64_t o0, int r) {
+    if constexpr (R >= 1) {
+        if (r == R) block_r<R, V>(a, o0);
+        else block_dispatch<R - 1, V>(a, o0, r);
+    }
+}
+
+template <int RMAX, int V>
+void block(const WinoBlockArgs& a) {
+    for (int64_t b = a.ob0; b < a.ob1; ++b) {
+        const int64_t o0 = b * RMAX;
+        const int64_t left = a.o - o0;
+        block_dispatch<RMAX, V>(a, o0, static_cast<int>(left < RMAX ? left : RMAX));
+    }
+}
+
+template <int RMAX, int V>
+WinoKernels kernels() {
+    WinoKernels k{};
+    k.lanes = kL;
+    k.vecs = V;
+    k.r_max = RMAX;
+    k.input = &input_transform;
+    k.block = &block<RMAX, V>;
+    return k;
+}
+
+}  // namespace wino_body
+}  // namespace
+}  // namespace sr_native

@@ -1,0 +1,81 @@
+// Internal interface between the Winograd conv2d driver (conv2d_winograd.cpp:
+// weight transform, tile gather, blocking, threading; baseline code) and its
+// per-ISA bodies (conv2d_winograd_{generic,avx2,avx512}.cpp, all built from
+// conv2d_winograd_body.h). F(4x4, 3x3): each 6x6 input tile d gives a 4x4
+// output tile Y = A^T [ (G g G^T) .* (B^T d B) ] A; summed over input
+// channels, the elementwise product becomes, per transform position, a GEMM
+// M[pos][o][tile] = sum_c U[pos][o][c] V[pos][c][tile].
+//
+// A block is `ntp` tiles (a multiple of vecs * lanes); vectors run along the
+// tiles, so every transform and the GEMM load whole vectors with no shuffles.
+#pragma once
+
+#include <cstdint>
+
+#include "sr_native/kernels.h"
+
+namespace sr_native::conv2d_detail {
+
+constexpr int kWinoM = 4;                       // output tile side
+constexpr int kWinoA = 6;                       // input tile side (m + 3 - 1)
+constexpr int kWinoPos = kWinoA * kWinoA;       // transform positions
+constexpr int kWinoOut = kWinoM * kWinoM;       // outputs per tile
+
+// Input transform of one channel of a block: d [36][ntp] (the 6x6 patch of
+// each tile, position i*6+j) -> v + pos * v_pos_stride + t, V = B^T d B.
+struct WinoInputArgs {
+    const float* d;
+    int64_t ntp;
+    float* v;
+    int64_t v_pos_stride;
+};
+
+// GEMM + output transform + epilogue of one block for output-channel blocks
+// [ob0, ob1) of size r_max (the last one may be shorter: O % r_max).
+//  u      transformed weights, [pos][O*C]; within a position, block b
+//         (channels o0 = b * r_max ..) is [c][r] with r its size.
+//  v      [pos][c][ntp] (v_pos_stride = C * ntp).
+//  m      scratch, kWinoPos * r_max * ntp floats; out scratch, 16 * ntp.
+//  tiles  nt real tiles (the rest of ntp is padding): y offset of the tile's
+//         top-left for output channel 0, and how many of its rows / columns
+//         lie inside the image (1..4).
+// Epilogue as Conv2dEpilogue; y and residual are whole tensors (offsets
+// above include the image), consecutive channels y_cstride apart.
+struct WinoBlockArgs {
+    const float* u;
+    int64_t o, c;
+    const float* v;
+    int64_t ntp, nt;
+    int64_t ob0, ob1;
+    float* m;
+    float* out;
+    const int64_t* tile_off;
+    const unsigned char* tile_rows;
+    const unsigned char* tile_cols;
+    int64_t y_cstride, y_rowstride;
+    const float* bias;
+    const float* residual;  // may alias y
+    float* y;
+    float res_scale;
+    bool relu;
+};
+
+struct WinoKernels {
+    int lanes;  // floats per vector
+    int vecs;   // vectors of tiles per GEMM register tile (ntp % (vecs * lanes) == 0)
+    int r_max;  // output channels per GEMM register tile
+    void (*input)(const WinoInputArgs&);
+    void (*block)(const WinoBlockArgs&);
+};
+
+WinoKernels wino_kernels_generic();
+#if defined(SR_NATIVE_X86)
+WinoKernels wino_kernels_avx2();
+WinoKernels wino_kernels_avx512();
+#endif
+
+// The Winograd forward (K == 3 only); same contract as conv2d_forward.
+void conv2d_forward_winograd(const float* x, const float* w, float* y, const Conv2dShape& s,
+                             const Conv2dEpilogue& e);
+
+}  // namespace sr_native::conv2d_detail
