@@ -106,11 +106,11 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
 
     // Per-thread scratch: d, V, M, out (floats) and the tile tables.
     const int64_t d_sz = kWinoPos * ntp, v_sz = kWinoPos * C * ntp;
-    const int64_t m_sz = kWinoPos * kr.r_max * ntp, out_sz = kWinoOut * ntp;
+    const int64_t m_sz = kWinoPos * kr.r_max * ntp, out_sz = kWinoOut * kr.lanes;
     const int64_t per_thread = d_sz + v_sz + m_sz + out_sz;
     std::vector<float> scratch(static_cast<size_t>(threads * per_thread));
     std::vector<int64_t> offs_all(static_cast<size_t>(threads * 2 * ntp));
-    std::vector<unsigned char> dims_all(static_cast<size_t>(threads * 3 * ntp));
+    std::vector<unsigned char> dims_all(static_cast<size_t>(threads * 4 * ntp));
 
 #pragma omp parallel num_threads(threads)
     {
@@ -124,9 +124,10 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
         float* out = m + m_sz;
         int64_t* y_off = offs_all.data() + tid * 2 * ntp;
         int64_t* x_off = y_off + ntp;  // input offset of the patch's top-left (may be < 0)
-        unsigned char* rows = dims_all.data() + tid * 3 * ntp;
+        unsigned char* rows = dims_all.data() + tid * 4 * ntp;
         unsigned char* cols = rows + ntp;
         unsigned char* inside = cols + ntp;  // whole 6x6 patch inside the image
+        unsigned char* vec_fast = inside + ntp;
         int64_t cur_blk = -1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
@@ -142,6 +143,13 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     rows[t] = static_cast<unsigned char>(std::min<int64_t>(kWinoM, H - r0));
                     cols[t] = static_cast<unsigned char>(std::min<int64_t>(kWinoM, W - c0));
                     inside[t] = r0 >= 1 && r0 + 5 <= H && c0 >= 1 && c0 + 5 <= W;
+                }
+                for (int64_t t = 0; t < ntp; t += kr.lanes) {
+                    bool fast = t + kr.lanes <= nts;
+                    for (int64_t k = 0; fast && k < kr.lanes; ++k)
+                        fast = rows[t + k] == kWinoM && cols[t + k] == kWinoM &&
+                               y_off[t + k] == y_off[t] + k * kWinoM;
+                    vec_fast[t / kr.lanes] = fast;
                 }
                 for (int64_t c = 0; c < C; ++c) {
                     for (int64_t t = 0; t < nts; ++t) {
@@ -184,6 +192,7 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
             a.tile_off = y_off;
             a.tile_rows = rows;
             a.tile_cols = cols;
+            a.vec_fast = vec_fast;
             a.y_cstride = HW;
             a.y_rowstride = W;
             a.bias = e.bias;

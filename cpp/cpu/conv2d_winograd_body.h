@@ -106,12 +106,56 @@ void gemm_tile(const float* u, const float* v, int64_t c, int64_t v_cstride, flo
         for (int k = 0; k < V; ++k) simd::vstore(m + r * m_rstride + k * kL, acc[r][k]);
 }
 
+// Interleave four vectors of tiles (output columns j = 0..3 of one output
+// row of kL consecutive tiles) into 4 vectors of consecutive pixels:
+// p[q] lane l is column (q * kL + l) % 4 of tile (q * kL + l) / 4.
+inline void interleave4(const Vec* c, Vec* p) {
+#if defined(SR_SIMD_AVX512)
+    const __m512 ab0 = _mm512_unpacklo_ps(c[0].v, c[1].v), ab1 = _mm512_unpackhi_ps(c[0].v, c[1].v);
+    const __m512 cd0 = _mm512_unpacklo_ps(c[2].v, c[3].v), cd1 = _mm512_unpackhi_ps(c[2].v, c[3].v);
+    // x_k, 128-bit lane m: tile 4m + k, columns 0..3.
+    const __m512 x0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab0), _mm512_castps_pd(cd0)));
+    const __m512 x1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab0), _mm512_castps_pd(cd0)));
+    const __m512 x2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab1), _mm512_castps_pd(cd1)));
+    const __m512 x3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab1), _mm512_castps_pd(cd1)));
+    // 4x4 transpose of the 128-bit lanes.
+    const __m512 y0 = _mm512_shuffle_f32x4(x0, x1, 0x44), y1 = _mm512_shuffle_f32x4(x0, x1, 0xEE);
+    const __m512 y2 = _mm512_shuffle_f32x4(x2, x3, 0x44), y3 = _mm512_shuffle_f32x4(x2, x3, 0xEE);
+    p[0].v = _mm512_shuffle_f32x4(y0, y2, 0x88);
+    p[1].v = _mm512_shuffle_f32x4(y0, y2, 0xDD);
+    p[2].v = _mm512_shuffle_f32x4(y1, y3, 0x88);
+    p[3].v = _mm512_shuffle_f32x4(y1, y3, 0xDD);
+#elif defined(SR_SIMD_AVX2)
+    const __m256 ab0 = _mm256_unpacklo_ps(c[0].v, c[1].v), ab1 = _mm256_unpackhi_ps(c[0].v, c[1].v);
+    const __m256 cd0 = _mm256_unpacklo_ps(c[2].v, c[3].v), cd1 = _mm256_unpackhi_ps(c[2].v, c[3].v);
+    const __m256 x0 = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(ab0), _mm256_castps_pd(cd0)));
+    const __m256 x1 = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(ab0), _mm256_castps_pd(cd0)));
+    const __m256 x2 = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(ab1), _mm256_castps_pd(cd1)));
+    const __m256 x3 = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(ab1), _mm256_castps_pd(cd1)));
+    p[0].v = _mm256_permute2f128_ps(x0, x1, 0x20);
+    p[1].v = _mm256_permute2f128_ps(x2, x3, 0x20);
+    p[2].v = _mm256_permute2f128_ps(x0, x1, 0x31);
+    p[3].v = _mm256_permute2f128_ps(x2, x3, 0x31);
+#else
+    float in[4][kL], out[4 * kL];
+    for (int j = 0; j < 4; ++j) simd::vstore(in[j], c[j]);
+    for (int t = 0; t < kL; ++t)
+        for (int j = 0; j < 4; ++j) out[t * 4 + j] = in[j][t];
+    for (int q = 0; q < 4; ++q) p[q] = simd::vload(out + q * kL);
+#endif
+}
+
 // Output transform, epilogue (bias, ReLU, scale) and scatter of one output
-// channel o of the block: m [pos][.] (pos stride m_pos_stride).
+// channel o of the block: m [pos][.] (pos stride m_pos_stride). Vectors of
+// kL whole tiles side by side in one tile row (the driver's vec_fast) are
+// interleaved in registers and stored as pixel rows; the others (image
+// edges, tile-row ends) go through `out` and are cropped tile by tile.
 void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride, int64_t o) {
     const Vec bias = simd::vset1(a.bias ? a.bias[o] : 0.0f);
     const Vec scale = simd::vset1(a.res_scale);
+    const int64_t base = o * a.y_cstride;
     for (int64_t t = 0; t < a.ntp; t += kL) {
+        if (t >= a.nt) break;
         Vec rows[kWinoA][4];  // A^T applied down the columns
         for (int j = 0; j < kWinoA; ++j) {
             Vec z[kWinoA], o4[4];
@@ -119,6 +163,7 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
             at6(z, o4);
             for (int i = 0; i < 4; ++i) rows[j][i] = o4[i];
         }
+        const bool fast = a.vec_fast[t / kL];
         for (int i = 0; i < 4; ++i) {
             Vec z[kWinoA], o4[4];
             for (int j = 0; j < kWinoA; ++j) z[j] = rows[j][i];
@@ -126,23 +171,37 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
             for (int j = 0; j < 4; ++j) {
                 Vec r = simd::vadd(o4[j], bias);
                 if (a.relu) r = simd::vmax(r, simd::vzero());
-                simd::vstore(a.out + (i * 4 + j) * a.ntp + t, simd::vmul(scale, r));
+                o4[j] = simd::vmul(scale, r);
+            }
+            if (fast) {
+                Vec px[4];
+                interleave4(o4, px);
+                const int64_t off = a.tile_off[t] + base + i * a.y_rowstride;
+                float* yr = a.y + off;
+                if (a.residual) {
+                    const float* rr = a.residual + off;
+                    for (int q = 0; q < 4; ++q) px[q] = simd::vadd(simd::vload(rr + q * kL), px[q]);
+                }
+                for (int q = 0; q < 4; ++q) simd::vstore(yr + q * kL, px[q]);
+            } else {
+                for (int j = 0; j < 4; ++j) simd::vstore(a.out + (i * 4 + j) * kL, o4[j]);
             }
         }
-    }
-    // Scatter the 4x4 tiles into y, cropped at the image's right and bottom.
-    const int64_t base = o * a.y_cstride;
-    for (int64_t t = 0; t < a.nt; ++t) {
-        const int64_t off = a.tile_off[t] + base;
-        const int rows = a.tile_rows[t], cols = a.tile_cols[t];
-        for (int i = 0; i < rows; ++i) {
-            float* yr = a.y + off + i * a.y_rowstride;
-            const float* src = a.out + i * 4 * a.ntp + t;
-            if (a.residual) {
-                const float* rr = a.residual + off + i * a.y_rowstride;
-                for (int j = 0; j < cols; ++j) yr[j] = rr[j] + src[j * a.ntp];
-            } else {
-                for (int j = 0; j < cols; ++j) yr[j] = src[j * a.ntp];
+        if (fast) continue;
+        // Crop tile by tile (right and bottom edges, tile-row ends).
+        const int64_t tn = a.nt - t < kL ? a.nt - t : kL;
+        for (int64_t k = 0; k < tn; ++k) {
+            const int64_t off = a.tile_off[t + k] + base;
+            const int rows_in = a.tile_rows[t + k], cols_in = a.tile_cols[t + k];
+            for (int i = 0; i < rows_in; ++i) {
+                float* yr = a.y + off + i * a.y_rowstride;
+                const float* src = a.out + i * 4 * kL + k;
+                if (a.residual) {
+                    const float* rr = a.residual + off + i * a.y_rowstride;
+                    for (int j = 0; j < cols_in; ++j) yr[j] = rr[j] + src[j * kL];
+                } else {
+                    for (int j = 0; j < cols_in; ++j) yr[j] = src[j * kL];
+                }
             }
         }
     }

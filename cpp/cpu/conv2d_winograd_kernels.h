@@ -35,10 +35,13 @@ struct WinoInputArgs {
 //  u      transformed weights, [pos][O*C]; within a position, block b
 //         (channels o0 = b * r_max ..) is [c][r] with r its size.
 //  v      [pos][c][ntp] (v_pos_stride = C * ntp).
-//  m      scratch, kWinoPos * r_max * ntp floats; out scratch, 16 * ntp.
+//  m      scratch, kWinoPos * r_max * ntp floats; out scratch, 16 * lanes.
 //  tiles  nt real tiles (the rest of ntp is padding): y offset of the tile's
 //         top-left for output channel 0, and how many of its rows / columns
 //         lie inside the image (1..4).
+//  vec_fast  per vector of `lanes` tiles: all whole (4x4 inside the image)
+//         and side by side in one tile row, so their output rows are
+//         contiguous pixels.
 // Epilogue as Conv2dEpilogue; y and residual are whole tensors (offsets
 // above include the image), consecutive channels y_cstride apart.
 struct WinoBlockArgs {
@@ -52,6 +55,7 @@ struct WinoBlockArgs {
     const int64_t* tile_off;
     const unsigned char* tile_rows;
     const unsigned char* tile_cols;
+    const unsigned char* vec_fast;
     int64_t y_cstride, y_rowstride;
     const float* bias;
     const float* residual;  // may alias y
