@@ -73,6 +73,7 @@ FORWARD_SHAPES = SHAPES + [
     (3, 17, 9, 13, 33, 3),
     (1, 20, 13, 130, 19, 3),
     (1, 3, 6, 5, 1, 3),
+    (2, 16, 5, 64, 16, 3),
 ]
 FORWARD_SHAPE_IDS = ["x".join(map(str, s)) for s in FORWARD_SHAPES]
 

@@ -109,8 +109,8 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
     const int64_t m_sz = kWinoPos * kr.r_max * ntp, out_sz = kWinoOut * kr.lanes;
     const int64_t per_thread = d_sz + v_sz + m_sz + out_sz;
     std::vector<float> scratch(static_cast<size_t>(threads * per_thread));
-    std::vector<int64_t> offs_all(static_cast<size_t>(threads * 2 * ntp));
-    std::vector<unsigned char> dims_all(static_cast<size_t>(threads * 4 * ntp));
+    std::vector<int64_t> offs_all(static_cast<size_t>(threads * 5 * ntp));
+    std::vector<unsigned char> dims_all(static_cast<size_t>(threads * 5 * ntp));
 
 #pragma omp parallel num_threads(threads)
     {
@@ -122,12 +122,16 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
         float* v = d + d_sz;
         float* m = v + v_sz;
         float* out = m + m_sz;
-        int64_t* y_off = offs_all.data() + tid * 2 * ntp;
+        int64_t* y_off = offs_all.data() + tid * 5 * ntp;
         int64_t* x_off = y_off + ntp;  // input offset of the patch's top-left (may be < 0)
-        unsigned char* rows = dims_all.data() + tid * 4 * ntp;
+        int64_t* in_row = x_off + ntp;  // per vector of tiles (ntp / lanes used)
+        int64_t* in_col = in_row + ntp;
+        int64_t* in_img = in_col + ntp;
+        unsigned char* rows = dims_all.data() + tid * 5 * ntp;
         unsigned char* cols = rows + ntp;
         unsigned char* inside = cols + ntp;  // whole 6x6 patch inside the image
         unsigned char* vec_fast = inside + ntp;
+        unsigned char* in_fast = vec_fast + ntp;
         int64_t cur_blk = -1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
@@ -151,8 +155,19 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                                y_off[t + k] == y_off[t] + k * kWinoM;
                     vec_fast[t / kr.lanes] = fast;
                 }
+                // Vectors of side-by-side tiles in one tile row: the body reads
+                // them from x itself (when it can).
+                for (int64_t k = 0; k * kr.lanes < ntp; ++k) {
+                    const int64_t ta = t0 + k * kr.lanes, tb = ta + kr.lanes - 1;
+                    in_fast[k] = kr.fast_input && (k + 1) * kr.lanes <= nts &&
+                                 ta / TW == tb / TW;  // same image and tile row
+                    in_img[k] = ta / (TH * TW) * C * HW;
+                    in_row[k] = ta % (TH * TW) / TW * kWinoM - 1;
+                    in_col[k] = ta % TW * kWinoM - 1;
+                }
                 for (int64_t c = 0; c < C; ++c) {
                     for (int64_t t = 0; t < nts; ++t) {
+                        if (in_fast[t / kr.lanes]) continue;
                         const float* xc = x + x_off[t] + c * HW;
                         if (inside[t]) {
                             for (int i = 0; i < kWinoA; ++i)
@@ -175,6 +190,13 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     ia.ntp = ntp;
                     ia.v = v + c * ntp;
                     ia.v_pos_stride = C * ntp;
+                    ia.x = x + c * HW;
+                    ia.h = H;
+                    ia.w = W;
+                    ia.in_fast = in_fast;
+                    ia.in_img = in_img;
+                    ia.in_row = in_row;
+                    ia.in_col = in_col;
                     kr.input(ia);
                 }
             }

@@ -63,12 +63,61 @@ inline void at6(const Vec* m, Vec* o) {
     o[3] = simd::vadd(simd::vfmadd(simd::vset1(8.0f), d34, d12), m[5]);
 }
 
+#if defined(SR_SIMD_AVX512)
+constexpr bool kFastInput = true;
+
+// One input row of 16 side-by-side tiles: z[j] lane l = x[row][col + 4l + j],
+// j = 0..5, zeros outside [0, w). Loads 66 columns (masked at the image's
+// edges; masked lanes are never read) and deinterleaves them in registers.
+inline void load_row_phases(const float* xr, int64_t col, int64_t w, Vec* z) {
+    __m512 q[5];
+    for (int k = 0; k < 5; ++k) {
+        const int64_t c0 = col + 16 * k;
+        const int64_t lo = c0 < 0 ? -c0 : 0;                  // first lane inside
+        const int64_t hi = w - c0 < 16 ? (w - c0 < 0 ? 0 : w - c0) : 16;  // end
+        __mmask16 m = 0;
+        if (hi > lo) m = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+        if (k == 4) m &= 0x3;
+        q[k] = _mm512_maskz_loadu_ps(m, xr + c0);
+    }
+    // Lanes 0..7: phase j of 8 tiles; lanes 8..15: phase j + 1.
+    const __m512i i01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i i23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const __m512 a01 = _mm512_permutex2var_ps(q[0], i01, q[1]), b01 = _mm512_permutex2var_ps(q[2], i01, q[3]);
+    const __m512 a23 = _mm512_permutex2var_ps(q[0], i23, q[1]), b23 = _mm512_permutex2var_ps(q[2], i23, q[3]);
+    z[0].v = _mm512_shuffle_f32x4(a01, b01, 0x44);
+    z[1].v = _mm512_shuffle_f32x4(a01, b01, 0xEE);
+    z[2].v = _mm512_shuffle_f32x4(a23, b23, 0x44);
+    z[3].v = _mm512_shuffle_f32x4(a23, b23, 0xEE);
+    // Columns 4 and 5 are columns 0 and 1 of the next tile.
+    const __m512i e = _mm512_castps_si512(q[4]);
+    z[4].v = _mm512_castsi512_ps(_mm512_alignr_epi32(e, _mm512_castps_si512(z[0].v), 1));
+    z[5].v = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(e, e, 1),
+                                                     _mm512_castps_si512(z[1].v), 1));
+}
+#else
+constexpr bool kFastInput = false;
+inline void load_row_phases(const float*, int64_t, int64_t, Vec* z) {
+    for (int j = 0; j < kWinoA; ++j) z[j] = simd::vzero();
+}
+#endif
+
 void input_transform(const WinoInputArgs& a) {
     for (int64_t t = 0; t < a.ntp; t += kL) {
+        const bool fast = kFastInput && a.in_fast[t / kL];
         Vec e[kWinoA][kWinoA];  // rows of d B
         for (int i = 0; i < kWinoA; ++i) {
             Vec z[kWinoA];
-            for (int j = 0; j < kWinoA; ++j) z[j] = simd::vload(a.d + (i * kWinoA + j) * a.ntp + t);
+            if (fast) {
+                const int64_t row = a.in_row[t / kL] + i;
+                if (row >= 0 && row < a.h) {
+                    load_row_phases(a.x + a.in_img[t / kL] + row * a.w, a.in_col[t / kL], a.w, z);
+                } else {
+                    for (int j = 0; j < kWinoA; ++j) z[j] = simd::vzero();
+                }
+            } else {
+                for (int j = 0; j < kWinoA; ++j) z[j] = simd::vload(a.d + (i * kWinoA + j) * a.ntp + t);
+            }
             bt6(z, e[i]);
         }
         for (int k = 0; k < kWinoA; ++k) {
@@ -242,6 +291,7 @@ WinoKernels kernels() {
     k.lanes = kL;
     k.vecs = V;
     k.r_max = RMAX;
+    k.fast_input = kFastInput;
     k.input = &input_transform;
     k.block = &block<RMAX, V>;
     return k;

@@ -21,13 +21,24 @@ constexpr int kWinoA = 6;                       // input tile side (m + 3 - 1)
 constexpr int kWinoPos = kWinoA * kWinoA;       // transform positions
 constexpr int kWinoOut = kWinoM * kWinoM;       // outputs per tile
 
-// Input transform of one channel of a block: d [36][ntp] (the 6x6 patch of
-// each tile, position i*6+j) -> v + pos * v_pos_stride + t, V = B^T d B.
+// Input transform of one channel of a block -> v + pos * v_pos_stride + t,
+// V = B^T d B. Vectors of `lanes` tiles side by side in one tile row
+// (in_fast, only when WinoKernels::fast_input) read their patches straight
+// from channel c of image n: x + in_img[k] (x is channel c of image 0,
+// in_img[k] = n * C * H * W) with H x W planes, input rows from in_row[k],
+// columns from in_col[k], either possibly outside the image (zeros there). The others
+// read d [36][ntp], the patches gathered by the driver (position i*6+j).
 struct WinoInputArgs {
     const float* d;
     int64_t ntp;
     float* v;
     int64_t v_pos_stride;
+    const float* x;
+    int64_t h, w;
+    const unsigned char* in_fast;
+    const int64_t* in_img;
+    const int64_t* in_row;
+    const int64_t* in_col;
 };
 
 // GEMM + output transform + epilogue of one block for output-channel blocks
@@ -68,6 +79,7 @@ struct WinoKernels {
     int lanes;  // floats per vector
     int vecs;   // vectors of tiles per GEMM register tile (ntp % (vecs * lanes) == 0)
     int r_max;  // output channels per GEMM register tile
+    bool fast_input;  // input() reads side-by-side tiles straight from x
     void (*input)(const WinoInputArgs&);
     void (*block)(const WinoBlockArgs&);
 };
