@@ -34,6 +34,17 @@ using conv2d_detail::WinoKernels;
 using simd::Vec;
 constexpr int kL = Vec::kLanes;
 
+inline void prefetch_read(const float* p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#endif
+}
+inline void prefetch_write(const float* p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 // a - b (simd.h has no subtract; the FMA with -1 is exact).
 inline Vec vsub(Vec a, Vec b) { return simd::vfmadd(simd::vset1(-1.0f), b, a); }
 
@@ -111,7 +122,11 @@ void input_transform(const WinoInputArgs& a) {
             if (fast) {
                 const int64_t row = a.in_row[t / kL] + i;
                 if (row >= 0 && row < a.h) {
-                    load_row_phases(a.x + a.in_img[t / kL] + row * a.w, a.in_col[t / kL], a.w, z);
+                    const float* xr = a.x + a.in_img[t / kL] + row * a.w;
+                    // The next channel's patch rows (planes are h * w apart): 66
+                    // floats from 64 separate planes defeat the hardware prefetcher.
+                    for (int q = 0; q < 5; ++q) prefetch_read(xr + a.h * a.w + a.in_col[t / kL] + 16 * q);
+                    load_row_phases(xr, a.in_col[t / kL], a.w, z);
                 } else {
                     for (int j = 0; j < kWinoA; ++j) z[j] = simd::vzero();
                 }
@@ -227,6 +242,11 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
                 interleave4(o4, px);
                 const int64_t off = a.tile_off[t] + base + i * a.y_rowstride;
                 float* yr = a.y + off;
+                // Same rows of the next channel (see input_transform).
+                for (int q = 0; q < 4; ++q) {
+                    prefetch_write(yr + a.y_cstride + q * kL);
+                    if (a.residual) prefetch_read(a.residual + off + a.y_cstride + q * kL);
+                }
                 if (a.residual) {
                     const float* rr = a.residual + off;
                     for (int q = 0; q < 4; ++q) px[q] = simd::vadd(simd::vload(rr + q * kL), px[q]);
