@@ -58,25 +58,38 @@ constexpr double kG[6][3] = {
     {0.0, 0.0, 1.0},
 };
 
-// U[pos][...] packed per block of r_max output channels as [c][r].
-std::vector<float> transform_weights(const float* w, int64_t O, int64_t C, int rmax) {
-    std::vector<float> u(static_cast<size_t>(kWinoPos * O * C));
-    for (int64_t o = 0; o < O; ++o) {
-        const int64_t o0 = o / rmax * rmax, r = std::min<int64_t>(rmax, O - o0), ri = o - o0;
-        for (int64_t c = 0; c < C; ++c) {
-            const float* g = w + (o * C + c) * 9;
-            double gt[6][3];  // G g
-            for (int a = 0; a < 6; ++a)
-                for (int l = 0; l < 3; ++l)
-                    gt[a][l] = kG[a][0] * g[l] + kG[a][1] * g[3 + l] + kG[a][2] * g[6 + l];
-            for (int a = 0; a < 6; ++a)
-                for (int b = 0; b < 6; ++b) {
-                    const double v = gt[a][0] * kG[b][0] + gt[a][1] * kG[b][1] + gt[a][2] * kG[b][2];
-                    u[static_cast<size_t>((a * 6 + b) * O * C + o0 * C + c * r + ri)] = static_cast<float>(v);
-                }
+// U[pos][...] packed per block of r_max output channels as [c][r], computed
+// in double (separably: G g, then (G g) G^T) and rounded once. Output
+// channels are shared among the threads: for small images this is a good
+// part of the call.
+void transform_weights(const float* w, int64_t O, int64_t C, int rmax, float* u, int threads) {
+#pragma omp parallel num_threads(threads)
+    {
+        // One output channel's 36 x C values, then copied out position by
+        // position: writing all 36 positions (O * C floats apart, often a
+        // multiple of 4 KB) for every c stalls on store aliasing.
+        std::vector<float> tmp(static_cast<size_t>(kWinoPos * C));
+#pragma omp for schedule(static)
+        for (int64_t o = 0; o < O; ++o) {
+            for (int64_t c = 0; c < C; ++c) {
+                const float* g = w + (o * C + c) * 9;
+                double gt[6][3];  // G g
+                for (int a = 0; a < 6; ++a)
+                    for (int l = 0; l < 3; ++l)
+                        gt[a][l] = kG[a][0] * g[l] + kG[a][1] * g[3 + l] + kG[a][2] * g[6 + l];
+                for (int a = 0; a < 6; ++a)
+                    for (int b = 0; b < 6; ++b)
+                        tmp[static_cast<size_t>((a * 6 + b) * C + c)] = static_cast<float>(
+                            gt[a][0] * kG[b][0] + gt[a][1] * kG[b][1] + gt[a][2] * kG[b][2]);
+            }
+            const int64_t o0 = o / rmax * rmax, r = std::min<int64_t>(rmax, O - o0), ri = o - o0;
+            for (int p = 0; p < kWinoPos; ++p) {
+                float* dst = u + p * O * C + o0 * C + ri;
+                const float* src = tmp.data() + p * C;
+                for (int64_t c = 0; c < C; ++c) dst[c * r] = src[c];
+            }
         }
     }
-    return u;
 }
 
 }  // namespace
@@ -92,8 +105,6 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
     const int64_t nblk = ceil_div(tiles, ntp);
     const int64_t nob = ceil_div(O, kr.r_max);
 
-    const std::vector<float> u = transform_weights(w, O, C, kr.r_max);
-
     // Work split: blocks of tiles, and groups of output-channel blocks when
     // there are too few tile blocks for the threads.
     const int nt = conv2d_threads(N * O * C * 9 * HW);
@@ -104,11 +115,22 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
     const int64_t total = nblk * ngroups;
     const int threads = static_cast<int>(std::min<int64_t>(nt, total));
 
+    // U and the per-thread scratch live in buffers of the calling thread that
+    // only grow: fresh allocations of this size are mmapped and page-faulted
+    // on every call, a good part of the time for small images. Everything is
+    // written before it is read.
+    const int64_t u_sz = kWinoPos * O * C;
+
     // Per-thread scratch: d, V, M, out (floats) and the tile tables.
     const int64_t d_sz = kWinoPos * ntp, v_sz = kWinoPos * C * ntp;
     const int64_t m_sz = kWinoPos * kr.r_max * ntp, out_sz = kWinoOut * kr.lanes;
     const int64_t per_thread = d_sz + v_sz + m_sz + out_sz;
-    std::vector<float> scratch(static_cast<size_t>(threads * per_thread));
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < static_cast<size_t>(u_sz + threads * per_thread))
+        buffer.resize(static_cast<size_t>(u_sz + threads * per_thread));
+    float* u = buffer.data();
+    float* scratch = u + u_sz;
+    transform_weights(w, O, C, kr.r_max, u, conv2d_threads(O * C * 1024));
     std::vector<int64_t> offs_all(static_cast<size_t>(threads * 5 * ntp));
     std::vector<unsigned char> dims_all(static_cast<size_t>(threads * 5 * ntp));
 
@@ -118,7 +140,7 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
 #if defined(SR_NATIVE_OPENMP)
         tid = omp_get_thread_num();
 #endif
-        float* d = scratch.data() + tid * per_thread;
+        float* d = scratch + tid * per_thread;
         float* v = d + d_sz;
         float* m = v + v_sz;
         float* out = m + m_sz;
@@ -188,6 +210,7 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     WinoInputArgs ia;
                     ia.d = d;
                     ia.ntp = ntp;
+                    ia.nt = nts;
                     ia.v = v + c * ntp;
                     ia.v_pos_stride = C * ntp;
                     ia.x = x + c * HW;
@@ -201,7 +224,7 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                 }
             }
             WinoBlockArgs a;
-            a.u = u.data();
+            a.u = u;
             a.o = O;
             a.c = C;
             a.v = v;

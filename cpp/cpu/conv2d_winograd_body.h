@@ -114,7 +114,7 @@ inline void load_row_phases(const float*, int64_t, int64_t, Vec* z) {
 #endif
 
 void input_transform(const WinoInputArgs& a) {
-    for (int64_t t = 0; t < a.ntp; t += kL) {
+    for (int64_t t = 0; t < a.nt; t += kL) {
         const bool fast = kFastInput && a.in_fast[t / kL];
         Vec e[kWinoA][kWinoA];  // rows of d B
         for (int i = 0; i < kWinoA; ++i) {
@@ -276,14 +276,29 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
     }
 }
 
+// The last group of a block may need fewer than V vectors.
+template <int R, int V>
+void gemm_tail(int nv, const float* u, const float* v, int64_t c, int64_t v_cstride, float* m,
+               int64_t m_rstride) {
+    if constexpr (V >= 1) {
+        if (nv == V) gemm_tile<R, V>(u, v, c, v_cstride, m, m_rstride);
+        else gemm_tail<R, V - 1>(nv, u, v, c, v_cstride, m, m_rstride);
+    }
+}
+
 template <int R, int V>
 void block_r(const WinoBlockArgs& a, int64_t o0) {
     const int64_t mstride = R * a.ntp;  // m is [pos][r][ntp]
+    const int64_t used = (a.nt + kL - 1) / kL * kL;  // vectors holding real tiles
     for (int p = 0; p < kWinoPos; ++p) {
         const float* u = a.u + p * a.o * a.c + o0 * a.c;
         const float* v = a.v + p * a.c * a.ntp;
-        for (int64_t t = 0; t < a.ntp; t += V * kL)
+        int64_t t = 0;
+        for (; t + V * kL <= used; t += V * kL)
             gemm_tile<R, V>(u, v + t, a.c, a.ntp, a.m + p * mstride + t, a.ntp);
+        if (t < used)
+            gemm_tail<R, V>(static_cast<int>((used - t) / kL), u, v + t, a.c, a.ntp,
+                            a.m + p * mstride + t, a.ntp);
     }
     for (int r = 0; r < R; ++r) output_channel(a, a.m + r * a.ntp, mstride, o0 + r);
 }

@@ -30,7 +30,7 @@ constexpr int kWinoOut = kWinoM * kWinoM;       // outputs per tile
 // read d [36][ntp], the patches gathered by the driver (position i*6+j).
 struct WinoInputArgs {
     const float* d;
-    int64_t ntp;
+    int64_t ntp, nt;
     float* v;
     int64_t v_pos_stride;
     const float* x;
@@ -41,6 +41,8 @@ struct WinoInputArgs {
     const int64_t* in_col;
 };
 
+// Tiles [nt, ntp) of a block are padding: vectors past the last real tile
+// are never transformed or multiplied.
 // GEMM + output transform + epilogue of one block for output-channel blocks
 // [ob0, ob1) of size r_max (the last one may be shorter: O % r_max).
 //  u      transformed weights, [pos][O*C]; within a position, block b
