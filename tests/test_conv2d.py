@@ -15,6 +15,7 @@ what was summed, not against the result (which may cancel to ~0):
     adjoint identity    sum |x||A^T y| (float64 dot products) RTOL_ADJ * M
 
     forward, Winograd   as forward                           RTOL_WINO * M
+    dx, Winograd        as dx (dx is a forward convolution)  RTOL_WINO * M
 
 RTOL_FAST leaves ~8x margin over the worst float32 error seen on this sweep
 (2.7e-7 of M, sums of up to 33*25 terms); RTOL_REF is the float32 rounding
@@ -82,6 +83,16 @@ EPILOGUES = [(bias, relu, res, scale)
              for bias in (False, True)
              for relu in (False, True)
              for res, scale in ((False, 1.0), (False, 0.1), (True, 0.1), (True, 1.0))]
+
+
+@pytest.fixture(autouse=True)
+def auto_conv_algo():
+    """Every test here starts from the automatic choice, whatever
+    SR_NATIVE_CONV_ALGO says (the golden and backward tolerances assume it)."""
+    before = _core.get_conv_algo()
+    _core.set_conv_algo("auto")
+    yield
+    _core.set_conv_algo(before)
 
 
 @pytest.fixture(params=["direct", "winograd"])
@@ -328,6 +339,19 @@ def test_fast_backward_matches_reference(isa, rng, shape):
     for g, r_, m, name in zip(got, want, mags, ("dx", "dw", "db")):
         assert g.shape == r_.shape and g.dtype == np.float32
         assert_close(g, r_, m, RTOL_FAST, f"{isa} {name}")
+
+
+def test_fast_backward_wide_3x3_uses_winograd_tolerance(isa, rng):
+    # dx is the forward convolution of dy with the flipped weights, so for
+    # wide 3x3 layers on large enough images auto sends it through Winograd:
+    # dx is held to RTOL_WINO there, dw and db (direct) to RTOL_FAST.
+    x, w, _, dy = make_inputs(rng, 1, 16, 40, 44, 24, 3)
+    dx, dw, db = ops.conv2d_backward(x, w, dy)
+    rdx, rdw, rdb = ref.conv2d_backward(x, w, dy)
+    mdx, mdw, mdb = backward_magnitudes(x, w, dy)
+    assert_close(dx, rdx, mdx, RTOL_WINO, f"{isa} dx")
+    assert_close(dw, rdw, mdw, RTOL_FAST, f"{isa} dw")
+    assert_close(db, rdb, mdb, RTOL_FAST, f"{isa} db")
 
 
 def test_adjoint_identity(isa, rng):
