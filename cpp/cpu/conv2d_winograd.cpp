@@ -46,6 +46,7 @@ namespace {
 
 constexpr int64_t kItemsPerThread = 8;
 constexpr int64_t kBlockTiles = 64;  // target tiles per block
+constexpr size_t kKeepFloats = size_t{4} << 20;  // 16 MB: scratch kept between calls
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -137,9 +138,13 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
     const int64_t d_sz = kWinoPos * ntp, v_sz = kWinoPos * C * ntp;
     const int64_t m_sz = kWinoPos * kr.r_max * ntp, out_sz = kWinoOut * kr.lanes;
     const int64_t per_thread = d_sz + v_sz + m_sz + out_sz;
-    thread_local std::vector<float> buffer;
-    if (buffer.size() < static_cast<size_t>(u_sz + threads * per_thread))
-        buffer.resize(static_cast<size_t>(u_sz + threads * per_thread));
+    // Above kKeepFloats (wide layers, where the transforms dwarf a page
+    // fault per 4 KB) the buffer is the call's own, so no thread holds it.
+    const size_t need = static_cast<size_t>(u_sz + threads * per_thread);
+    thread_local std::vector<float> kept;
+    std::vector<float> own;
+    std::vector<float>& buffer = need <= kKeepFloats ? kept : own;
+    if (buffer.size() < need) buffer.resize(need);
     float* u = buffer.data();
     float* scratch = u + u_sz;
     transform_weights(w, O, C, kr.r_max, u, conv2d_threads(O * C * 1024));
