@@ -2,8 +2,11 @@
 
 Validates each result against PyTorch before timing, then reports min and
 median of several runs and GFLOP/s (2 * N*O*C*K*K*H*W per conv; the backward
-counts dx and dw). sr_native and PyTorch calls alternate, so load from other
-processes affects both alike. Run: PYTHONPATH=python python bench/conv2d_timing.py [--threads 2] [--isa avx512]
+counts dx and dw; Winograd's are counted as direct convolution's, so its
+GFLOP/s are "effective"). sr_native and PyTorch calls alternate, so load from
+other processes affects both alike. --algo forces the forward algorithm for
+3x3 layers (default: auto, as the library picks).
+Run: PYTHONPATH=python python bench/conv2d_timing.py [--threads 2] [--isa avx512] [--algo direct]
 """
 
 import argparse
@@ -12,7 +15,7 @@ import time
 import numpy as np
 
 import sr_native
-from sr_native import ops
+from sr_native import _core, ops
 
 # (label, N, C, H, W, O, K): shapes of the EDSR/WDSR layers and the training batch.
 FORWARD_SHAPES = [
@@ -59,6 +62,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--isa", default=None)
+    ap.add_argument("--algo", default="auto", choices=["auto", "direct", "winograd"])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--only", default=None, help="substring of the labels to run")
     ap.add_argument("--no-backward", action="store_true")
@@ -66,12 +70,14 @@ def main():
     sr_native.set_num_threads(args.threads)
     if args.isa:
         sr_native.set_isa(args.isa)
+    _core.set_conv_algo(args.algo)
     try:
         import torch
         torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
-    print(f"isa={sr_native.get_isa()} threads={args.threads} torch={'yes' if torch else 'no'}")
+    print(f"isa={sr_native.get_isa()} threads={args.threads} conv_algo={args.algo} "
+          f"torch={'yes' if torch else 'no'}")
     rng = np.random.default_rng(0)
 
     for label, n, c, h, w, o, k in FORWARD_SHAPES:

@@ -14,18 +14,29 @@ what was summed, not against the result (which may cancel to ~0):
     reference vs fp64   as above                              RTOL_REF * M
     adjoint identity    sum |x||A^T y| (float64 dot products) RTOL_ADJ * M
 
+    forward, Winograd   as forward                           RTOL_WINO * M
+    dx, Winograd        as dx (dx is a forward convolution)  RTOL_WINO * M
+
 RTOL_FAST leaves ~8x margin over the worst float32 error seen on this sweep
 (2.7e-7 of M, sums of up to 33*25 terms); RTOL_REF is the float32 rounding
 of the output alone; PyTorch may pick other algorithms (RTOL_TORCH).
+Winograd F(4x4, 3x3) adds the rounding of its transforms: worst seen 4e-6
+of M (N(0,1) inputs and [0, 255]-like mean-shifted inputs, He weights, every
+ISA; typically 1.5e-6 to 2.5e-6), so RTOL_WINO leaves ~5x margin.
 """
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import sr_native
-from sr_native import ops, ref
+from conftest import subprocess_env
+from sr_native import _core, ops, ref
 
 RTOL_FAST = 2e-6
+RTOL_WINO = 2e-5
 RTOL_REF = 2e-7
 RTOL_ADJ = 1e-5
 RTOL_TORCH = 2e-5
@@ -53,11 +64,45 @@ SHAPES = [
 ]
 SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
 
+# Forward only, Winograd's edges (3x3): images smaller than a 4x4 tile, exact
+# multiples of the tile, several tile blocks with a partial last one, N > 1
+# tiles sharing a block, channels that are not multiples of any register tile.
+FORWARD_SHAPES = SHAPES + [
+    (1, 17, 1, 1, 33, 3),
+    (1, 16, 3, 2, 16, 3),
+    (2, 16, 8, 8, 16, 3),
+    (3, 17, 9, 13, 33, 3),
+    (1, 20, 13, 130, 19, 3),
+    (1, 3, 6, 5, 1, 3),
+    (2, 16, 5, 64, 16, 3),
+]
+FORWARD_SHAPE_IDS = ["x".join(map(str, s)) for s in FORWARD_SHAPES]
+
 # (bias, relu, residual scale or None for no residual, res_scale)
 EPILOGUES = [(bias, relu, res, scale)
              for bias in (False, True)
              for relu in (False, True)
              for res, scale in ((False, 1.0), (False, 0.1), (True, 0.1), (True, 1.0))]
+
+
+@pytest.fixture(autouse=True)
+def auto_conv_algo():
+    """Every test here starts from the automatic choice, whatever
+    SR_NATIVE_CONV_ALGO says (the golden and backward tolerances assume it)."""
+    before = _core.get_conv_algo()
+    _core.set_conv_algo("auto")
+    yield
+    _core.set_conv_algo(before)
+
+
+@pytest.fixture(params=["direct", "winograd"])
+def conv_algo(request):
+    """Runs the test with 3x3 forward convolutions forced to each algorithm
+    (other kernel sizes always run direct); yields the forward tolerance."""
+    before = _core.get_conv_algo()
+    _core.set_conv_algo(request.param)
+    yield RTOL_FAST if request.param == "direct" else RTOL_WINO
+    _core.set_conv_algo(before)
 
 
 def make_inputs(rng, n, c, h, w, o, k):
@@ -154,8 +199,8 @@ def test_reference_forward_golden():
     np.testing.assert_array_equal(ops.conv2d(x, w)[0, 0], want)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
-def test_fast_forward_matches_reference(isa, rng, shape):
+@pytest.mark.parametrize("shape", FORWARD_SHAPES, ids=FORWARD_SHAPE_IDS)
+def test_fast_forward_matches_reference(isa, conv_algo, rng, shape):
     x, w, b, r = make_inputs(rng, *shape)
     for bias, relu, res, scale in EPILOGUES:
         bb = b if bias else None
@@ -163,20 +208,76 @@ def test_fast_forward_matches_reference(isa, rng, shape):
         got = ops.conv2d(x, w, bb, relu=relu, residual=rr, res_scale=scale)
         want = ref.conv2d(x, w, bb, relu=relu, residual=rr, res_scale=scale)
         assert got.shape == want.shape and got.dtype == np.float32
-        assert_close(got, want, forward_magnitude(x, w, bb, rr, scale), RTOL_FAST,
+        assert_close(got, want, forward_magnitude(x, w, bb, rr, scale), conv_algo,
                      f"{isa} bias={bias} relu={relu} residual={res} scale={scale}")
 
 
-def test_fast_forward_wide_image(isa, rng):
+def test_fast_forward_wide_image(isa, conv_algo, rng):
     # Rows of several full tiles on every ISA plus a partial vector, and enough
-    # rows that the work is split in bands across threads.
+    # rows that the work is split in bands (or Winograd tile blocks) across threads.
     x, w, b, r = make_inputs(rng, 1, 7, 23, 203, 13, 3)
     got = ops.conv2d(x, w, b, relu=True, residual=r, res_scale=0.5)
     want = ref.conv2d(x, w, b, relu=True, residual=r, res_scale=0.5)
-    assert_close(got, want, forward_magnitude(x, w, b, r, 0.5), RTOL_FAST, isa)
+    assert_close(got, want, forward_magnitude(x, w, b, r, 0.5), conv_algo, isa)
 
 
-def test_forward_special_values(isa):
+def test_forward_in_place_residual(isa, conv_algo, rng):
+    # residual aliasing y, as the kernel allows (the Python op may copy; the
+    # result must be the same either way).
+    x, w, b, r = make_inputs(rng, 2, 16, 11, 14, 24, 3)
+    want = ref.conv2d(x, w, b, relu=True, residual=r, res_scale=0.1)
+    got = ops.conv2d(x, w, b, relu=True, residual=r, res_scale=0.1)
+    assert_close(got, want, forward_magnitude(x, w, b, r, 0.1), conv_algo, isa)
+
+
+def test_winograd_accuracy_on_image_like_data(isa, rng):
+    """EDSR feeds [0, 255] images minus the DIV2K mean; He-initialised
+    weights. Winograd stays within RTOL_WINO of sum |w||x| there too."""
+    x = (rng.random((1, 64, 21, 37), dtype=np.float32) * 255 - 114.4).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) * np.sqrt(2 / (64 * 9))).astype(np.float32)
+    b = (0.1 * rng.standard_normal(64)).astype(np.float32)
+    before = _core.get_conv_algo()
+    try:
+        _core.set_conv_algo("winograd")
+        got = ops.conv2d(x, w, b)
+    finally:
+        _core.set_conv_algo(before)
+    assert_close(got, ref.conv2d(x, w, b), forward_magnitude(x, w, b, None, 1.0), RTOL_WINO, isa)
+
+
+def test_auto_picks_winograd_for_wide_3x3_layers(rng):
+    # 64->64 3x3 on a large image: auto gives Winograd's bits exactly (and
+    # not the direct kernel's); a 1x1 layer is direct whatever is forced.
+    x, w, b, _ = make_inputs(rng, 1, 64, 40, 44, 64, 3)
+    before = _core.get_conv_algo()
+    try:
+        out = {}
+        for algo in ("auto", "direct", "winograd"):
+            _core.set_conv_algo(algo)
+            assert _core.get_conv_algo() == algo
+            assert sr_native.build_info()["conv_algo"] == algo
+            out[algo] = ops.conv2d(x, w, b, relu=True)
+        x1, w1, _, _ = make_inputs(rng, 1, 64, 9, 9, 32, 1)
+        y1 = ops.conv2d(x1, w1)
+        _core.set_conv_algo("direct")
+        np.testing.assert_array_equal(ops.conv2d(x1, w1), y1)
+    finally:
+        _core.set_conv_algo(before)
+    np.testing.assert_array_equal(out["auto"], out["winograd"])
+    assert not np.array_equal(out["auto"], out["direct"])
+
+
+def test_conv_algo_setting_validates_and_reads_environment():
+    with pytest.raises(ValueError, match="winograd"):
+        _core.set_conv_algo("fft")
+    code = "import sr_native; print(sr_native._core.get_conv_algo())"
+    for value, want in (("direct", "direct"), ("winograd", "winograd"), ("bogus", "auto")):
+        out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(SR_NATIVE_CONV_ALGO=value),
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out == [want], (value, out)
+
+
+def test_forward_special_values(isa, conv_algo):
     # ReLU clamps exactly; zero weights give exactly bias (or residual).
     x = np.full((1, 4, 5, 21), 2.0, np.float32)
     w = np.zeros((3, 4, 3, 3), np.float32)
@@ -238,6 +339,19 @@ def test_fast_backward_matches_reference(isa, rng, shape):
     for g, r_, m, name in zip(got, want, mags, ("dx", "dw", "db")):
         assert g.shape == r_.shape and g.dtype == np.float32
         assert_close(g, r_, m, RTOL_FAST, f"{isa} {name}")
+
+
+def test_fast_backward_wide_3x3_uses_winograd_tolerance(isa, rng):
+    # dx is the forward convolution of dy with the flipped weights, so for
+    # wide 3x3 layers on large enough images auto sends it through Winograd:
+    # dx is held to RTOL_WINO there, dw and db (direct) to RTOL_FAST.
+    x, w, _, dy = make_inputs(rng, 1, 16, 40, 44, 24, 3)
+    dx, dw, db = ops.conv2d_backward(x, w, dy)
+    rdx, rdw, rdb = ref.conv2d_backward(x, w, dy)
+    mdx, mdw, mdb = backward_magnitudes(x, w, dy)
+    assert_close(dx, rdx, mdx, RTOL_WINO, f"{isa} dx")
+    assert_close(dw, rdw, mdw, RTOL_FAST, f"{isa} dw")
+    assert_close(db, rdb, mdb, RTOL_FAST, f"{isa} db")
 
 
 def test_adjoint_identity(isa, rng):

@@ -41,6 +41,7 @@ py::dict build_info() {
     d["isa_active"] = isa_name(active_isa());
     d["openmp"] = openmp_enabled();
     d["num_threads"] = get_num_threads();
+    d["conv_algo"] = conv_algo_name(get_conv_algo());
 #if defined(SR_NATIVE_MARCH_NATIVE)
     d["march_native"] = true;
 #else
@@ -57,6 +58,13 @@ void set_isa_py(const std::string& name) {
     if (!set_isa(isa))
         throw py::value_error(std::string("set_isa: this CPU does not support '") + name +
                               "' (best supported: '" + isa_name(detected_isa()) + "')");
+}
+
+void set_conv_algo_py(const std::string& name) {
+    ConvAlgo algo;
+    if (!conv_algo_from_name(name.c_str(), &algo))
+        throw py::value_error("set_conv_algo: name must be 'auto', 'direct' or 'winograd', got '" + name + "'");
+    set_conv_algo(algo);
 }
 
 }  // namespace
@@ -78,6 +86,8 @@ PYBIND11_MODULE(_core, m) {
     }, py::arg("n"));
     m.def("get_isa", [] { return std::string(isa_name(active_isa())); });
     m.def("set_isa", &set_isa_py, py::arg("name"));
+    m.def("get_conv_algo", [] { return std::string(conv_algo_name(get_conv_algo())); });
+    m.def("set_conv_algo", &set_conv_algo_py, py::arg("name"));
     m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });
 
     bind::register_conv2d(m);

@@ -126,4 +126,35 @@ bool openmp_enabled() {
 #endif
 }
 
+namespace {
+std::atomic<int>& algo_slot() {
+    static std::atomic<int> slot{[] {
+        const char* env = std::getenv("SR_NATIVE_CONV_ALGO");
+        ConvAlgo a = ConvAlgo::automatic;
+        if (env && !conv_algo_from_name(env, &a)) a = ConvAlgo::automatic;
+        return static_cast<int>(a);
+    }()};
+    return slot;
+}
+}  // namespace
+
+ConvAlgo get_conv_algo() { return static_cast<ConvAlgo>(algo_slot().load(std::memory_order_relaxed)); }
+
+void set_conv_algo(ConvAlgo algo) { algo_slot().store(static_cast<int>(algo), std::memory_order_relaxed); }
+
+const char* conv_algo_name(ConvAlgo algo) {
+    switch (algo) {
+        case ConvAlgo::direct: return "direct";
+        case ConvAlgo::winograd: return "winograd";
+        default: return "auto";
+    }
+}
+
+bool conv_algo_from_name(const char* name, ConvAlgo* out) {
+    if (std::strcmp(name, "auto") == 0) { *out = ConvAlgo::automatic; return true; }
+    if (std::strcmp(name, "direct") == 0) { *out = ConvAlgo::direct; return true; }
+    if (std::strcmp(name, "winograd") == 0) { *out = ConvAlgo::winograd; return true; }
+    return false;
+}
+
 }  // namespace sr_native

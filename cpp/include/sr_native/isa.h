@@ -21,4 +21,15 @@ int get_num_threads();          // threads each kernel uses; starts at OpenMP's 
 void set_num_threads(int n);    // n >= 1
 bool openmp_enabled();
 
+// Which algorithm conv2d_forward uses for 3x3 layers: auto picks Winograd
+// where it pays off (see conv2d.cpp), direct or winograd force one (Winograd
+// still only for K == 3). Starts from SR_NATIVE_CONV_ALGO=auto|direct|winograd
+// in the environment (auto when unset or unknown).
+enum class ConvAlgo { automatic = 0, direct = 1, winograd = 2 };
+
+ConvAlgo get_conv_algo();
+void set_conv_algo(ConvAlgo algo);
+const char* conv_algo_name(ConvAlgo algo);  // "auto", "direct", "winograd"
+bool conv_algo_from_name(const char* name, ConvAlgo* out);
+
 }  // namespace sr_native
