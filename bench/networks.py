@@ -102,10 +102,7 @@ def bench_training_step(torch, args):
 
     net = T.randomize(T.EdsrPytorch(2), seed=0, std=0.02)
     sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-    _, convert = weights._detect_layout(sd)
-    model, mapping, _ = convert(sd, "bench", None)
-    model.load_state_dict({f"{o}.{leaf}": sd[f"{t}.{leaf}"] for o, t in mapping.items()
-                           for leaf in ("weight", "bias")})
+    model, _ = weights.from_foreign_state_dict(sd, source="bench")
     rng = np.random.default_rng(0)
     x = rng.random((16, 3, 48, 48), dtype=np.float32)
     target = rng.random((16, 3, 96, 96), dtype=np.float32)

@@ -20,12 +20,7 @@ def to_numpy_state(net):
 def ours_from_torch(net, res_scale):
     """Our network with the torch network's weights, and our-prefix -> their-prefix.
     (Checkpoints do not record res_scale, so it is passed on.)"""
-    sd = weights._strip_prefixes(to_numpy_state(net))
-    _, convert = weights._detect_layout(sd)
-    model, mapping, _ = convert(sd, "torch net", res_scale)
-    model.load_state_dict({f"{o}.{leaf}": sd[f"{t}.{leaf}"] for o, t in mapping.items()
-                           for leaf in ("weight", "bias") if f"{t}.{leaf}" in sd})
-    return model, mapping
+    return weights.from_foreign_state_dict(to_numpy_state(net), res_scale=res_scale)
 
 
 RES_SCALE = {"edsr": 0.5, "wdsr-a": 0.7, "wdsr-b": 0.7}

@@ -65,9 +65,7 @@ def test_five_adam_steps_match_pytorch(torch, rng):
 
     net = T.randomize(T.EdsrPytorch(2, n_feats=8, n_resblocks=2), seed=0, std=0.1)
     sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-    _, convert = sr_native.weights._detect_layout(sd)
-    model, mapping, _ = convert(sd, "torch", None)
-    model.load_state_dict({f"{o}.{leaf}": sd[f"{t}.{leaf}"] for o, t in mapping.items() for leaf in ("weight", "bias")})
+    model, mapping = sr_native.weights.from_foreign_state_dict(sd)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
     adam = loop.Adam(model.state_dict())
     cfg = loop.TrainConfig("x")

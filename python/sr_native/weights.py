@@ -214,12 +214,25 @@ def _load_foreign(path, *, param_key=None, res_scale=None):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
         raise ValueError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
-    sd = _fold_weight_norm(_strip_prefixes(obj))
+    model, _ = from_foreign_state_dict(obj, source=str(path), res_scale=res_scale)
+    model.provenance["source_file"] = Path(path).name
+    return model
+
+
+def from_foreign_state_dict(state, *, source="state dict", res_scale=None):
+    """A network from a foreign state dict of numpy arrays (EDSR-PyTorch, BasicSR or
+    WDSR layout; weight norm folded).
+
+    Returns (model, mapping) where mapping takes each of our layer prefixes to the
+    foreign one (e.g. 'body.0.conv1' -> 'body.0.body.0'), for comparing per-layer
+    values such as gradients with the original.
+    """
+    sd = _fold_weight_norm(_strip_prefixes(dict(state)))
     layout, convert = _detect_layout(sd)
     if layout is None:
-        raise ValueError(f"{path}: unknown checkpoint layout (first keys: {sorted(sd)[:6]}); "
+        raise ValueError(f"{source}: unknown checkpoint layout (first keys: {sorted(sd)[:6]}); "
                          "supported: EDSR-PyTorch, BasicSR EDSR, WDSR")
-    model, mapping, ignored = convert(sd, path, res_scale)
+    model, mapping, ignored = convert(sd, source, res_scale)
     ours = {}
     for our_prefix, their_prefix in mapping.items():
         for leaf in ("weight", "bias"):
@@ -228,10 +241,10 @@ def _load_foreign(path, *, param_key=None, res_scale=None):
     used = {f"{t}.{leaf}" for t in mapping.values() for leaf in ("weight", "bias")}
     leftover = [k for k in sd if k not in used and not k.startswith(ignored)]
     if leftover:
-        raise KeyError(f"{path}: unexpected keys for a {layout} checkpoint: {leftover[:8]}")
-    model.load_state_dict(ours, source=f"{path} ({layout} layout)")
-    model.provenance = {"source_file": Path(path).name, "source_layout": layout}
-    return model
+        raise KeyError(f"{source}: unexpected keys for a {layout} checkpoint: {leftover[:8]}")
+    model.load_state_dict(ours, source=f"{source} ({layout} layout)")
+    model.provenance = {"source_layout": layout}
+    return model, mapping
 
 
 def shipped_models():
