@@ -194,3 +194,18 @@ def test_shipped_models_load_by_name_and_serve_as_default(monkeypatch, tmp_path,
     np.testing.assert_array_equal(sr_native.upscale(image, 2), by_name)  # the default for x2
     with pytest.raises(ValueError, match="model= is required"):
         sr_native.upscale(image, 3)  # nothing ships for x3 here
+
+
+def test_tiling_with_winograd_layers(image):
+    # 64-feature layers take the Winograd path, whose rounding depends on a pixel's
+    # 4x4 tile-mates, so crops can round differently from the whole image: float
+    # results stay within 1e-5 and 8-bit results within 1 level on rare pixels.
+    model = randomize(EDSR(2, n_feats=64, n_resblocks=2), seed=5, std=0.02)
+    assert sr_native.build_info()["conv_algo"] in ("auto", "winograd")
+    big = np.tile(image, (3, 3, 1))  # 87x123
+    f = big.astype(np.float32) / 255
+    np.testing.assert_allclose(sr_native.upscale(f, 2, model=model, tile=23),
+                               sr_native.upscale(f, 2, model=model, tile=None), rtol=0, atol=1e-5)
+    d = np.abs(sr_native.upscale(big, 2, model=model, tile=23).astype(int)
+               - sr_native.upscale(big, 2, model=model, tile=None))
+    assert d.max() <= 1 and (d > 0).mean() < 1e-3
