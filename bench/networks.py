@@ -176,7 +176,8 @@ def main(argv=None):
     parser.add_argument("--height", type=int, default=339)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--models", default=",".join(CONFIGS))
+    parser.add_argument("--models", default=",".join(CONFIGS),
+                        help="comma-separated; empty ('--models=') for none")
     parser.add_argument("--train", action="store_true",
                         help="also time one EDSR-baseline x2 training step against PyTorch")
     parser.add_argument("--scaling", action="store_true",
@@ -202,7 +203,7 @@ def main(argv=None):
     print(f"measured fp32 FMA peak: {peak:.0f} GFLOP/s ({args.threads} threads, {info['isa_active']})")
     comparisons = []
     with tempfile.TemporaryDirectory() as workdir:
-        for name in args.models.split(","):
+        for name in filter(None, args.models.split(",")):
             rows = bench_network(name, torch, ort, args, workdir, peak)
             comparisons += [(f"{name} vs {peer.name}", peer.median / rows[0].median) for peer in rows[1:]]
     if args.train:

@@ -25,6 +25,17 @@ def test_relu_forward_backward(shape, rng):
     for mod in (ops, ref):
         np.testing.assert_array_equal(mod.relu(x), np.maximum(x, 0))
         np.testing.assert_array_equal(mod.relu_backward(x, dy), np.where(x > 0, dy, 0))
+        # out=: a separate array, or in place over dy or over x.
+        want = np.where(x > 0, dy, 0)
+        out = np.full(shape, np.nan, np.float32)
+        assert mod.relu_backward(x, dy, out=out) is out
+        np.testing.assert_array_equal(out, want)
+        d2 = dy.copy()
+        mod.relu_backward(x, d2, out=d2)
+        np.testing.assert_array_equal(d2, want)
+        x2 = x.copy()
+        mod.relu_backward(x2, dy, out=x2)
+        np.testing.assert_array_equal(x2, want)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -143,6 +154,13 @@ def test_bad_input():
         ops.relu(x.astype(np.float16))
     with pytest.raises(ValueError, match="dy must have the shape of x"):
         ops.relu_backward(x, x[:, :2])
+    with pytest.raises(ValueError, match="out must have the shape of x"):
+        ops.relu_backward(x, x, out=np.zeros((1, 3, 4, 5), np.float32))
+    with pytest.raises(TypeError, match="out"):
+        ops.relu_backward(x, x, out=np.zeros((1, 3, 4, 4)))
+    flat = np.zeros(2 * 48, np.float32)
+    with pytest.raises(ValueError, match="partly overlap"):
+        ops.relu_backward(flat[:48].reshape(1, 3, 4, 4), x, out=flat[1:49].reshape(1, 3, 4, 4))
     with pytest.raises(ValueError, match=r"alpha must have shape \(1,\) or \(3,\)"):
         ops.prelu(x, np.ones(2, np.float32))
     with pytest.raises(ValueError, match="at least 2 dimensions"):

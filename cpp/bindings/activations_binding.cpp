@@ -21,12 +21,24 @@ FloatArray relu_py(const py::object& x_obj, bool reference) {
     return y;
 }
 
-FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj, bool reference) {
+FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
+                            const py::object& out_obj, bool reference) {
     const char* op = "relu_backward";
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray dy = float32_array(dy_obj, op, "dy");
     require_same_shape(x, dy, op, "x", "dy");
-    FloatArray dx = like(x);
+    FloatArray dx;
+    if (out_obj.is_none()) {
+        dx = like(x);
+    } else {
+        // Elementwise, each value read just before its write: out may be x or
+        // dy itself, but must not partly overlap either.
+        dx = float32_inplace(out_obj, op, "out");
+        require_same_shape(x, dx, op, "x", "out");
+        for (const FloatArray* in : {&x, &dy})
+            if (in->data() != dx.data() && overlaps(*in, dx))
+                raise_value(std::string(op) + ": out may be x or dy itself but must not partly overlap them");
+    }
     py::gil_scoped_release release;
     (reference ? ref::relu_backward : relu_backward)(x.data(), dy.data(), dx.mutable_data(), x.size());
     return dx;
@@ -87,7 +99,7 @@ py::tuple prelu_backward_py(const py::object& x_obj, const py::object& alpha_obj
 void register_activations(py::module_& m) {
     m.def("relu", &relu_py, py::arg("x"), py::kw_only(), py::arg("reference") = false);
     m.def("relu_backward", &relu_backward_py, py::arg("x"), py::arg("dy"), py::kw_only(),
-          py::arg("reference") = false);
+          py::arg("out") = py::none(), py::arg("reference") = false);
     m.def("prelu", &prelu_py, py::arg("x"), py::arg("alpha"), py::kw_only(),
           py::arg("reference") = false);
     m.def("prelu_backward", &prelu_backward_py, py::arg("x"), py::arg("alpha"), py::arg("dy"),

@@ -140,4 +140,10 @@ FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op) {
     return FloatArray(dims);
 }
 
+bool overlaps(const py::array& a, const py::array& b) {
+    const char* a0 = static_cast<const char*>(a.data());
+    const char* b0 = static_cast<const char*>(b.data());
+    return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
 }  // namespace sr_native::bind

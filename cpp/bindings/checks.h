@@ -54,4 +54,7 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
 int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op);
 FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op);
 
+// True when the byte ranges of a and b intersect.
+bool overlaps(const py::array& a, const py::array& b);
+
 }  // namespace sr_native::bind

@@ -30,13 +30,6 @@ Conv2dShape conv_shape(const FloatArray& x, const FloatArray& w, const char* op)
     return Conv2dShape{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), k};
 }
 
-// True when the byte ranges of a and b intersect.
-bool overlaps(const FloatArray& a, const FloatArray& b) {
-    const char* a0 = reinterpret_cast<const char*>(a.data());
-    const char* b0 = reinterpret_cast<const char*>(b.data());
-    return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
-
 FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
                   bool relu, const py::object& residual_obj, double res_scale,
                   const py::object& out_obj, bool reference) {
@@ -85,14 +78,33 @@ FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::ob
 }
 
 py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
-                             const py::object& dy_obj, bool reference) {
+                             const py::object& dy_obj, const py::object& dx_residual_obj,
+                             const py::object& dx_out_obj, bool reference) {
     const char* op = "conv2d_backward";
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray w = float32_array(w_obj, op, "w");
     FloatArray dy = float32_array(dy_obj, op, "dy");
     const Conv2dShape s = conv_shape(x, w, op);
     require_shape(dy, {s.n, s.o, s.h, s.w}, op, "dy", "(the conv2d output's shape)");
-    FloatArray dx = new_float_array({s.n, s.c, s.h, s.w}, op);
+    FloatArray dx;
+    if (dx_out_obj.is_none()) {
+        dx = new_float_array({s.n, s.c, s.h, s.w}, op);
+    } else {
+        dx = float32_inplace(dx_out_obj, op, "dx_out");
+        require_shape(dx, {s.n, s.c, s.h, s.w}, op, "dx_out", "(x's shape)");
+        if (overlaps(dx, x) || overlaps(dx, w) || overlaps(dx, dy))
+            raise_value(std::string(op) + ": dx_out must not share memory with x, w or dy");
+    }
+    FloatArray dx_residual;
+    if (!dx_residual_obj.is_none()) {
+        dx_residual = float32_array(dx_residual_obj, op, "dx_residual");
+        require_shape(dx_residual, {s.n, s.c, s.h, s.w}, op, "dx_residual", "(x's shape)");
+        // Read just before each write: the same array works, a partial overlap would not.
+        if (dx_residual.data() != dx.data() && overlaps(dx_residual, dx))
+            raise_value(std::string(op) +
+                        ": dx_residual may be dx_out itself but must not partly overlap it");
+    }
+    const float* res = dx_residual_obj.is_none() ? nullptr : dx_residual.data();
     FloatArray dw = new_float_array({s.o, s.c, s.k, s.k}, op);
     FloatArray db = new_float_array({s.o}, op);
     {
@@ -101,10 +113,10 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
         std::fill_n(db.mutable_data(), db.size(), 0.0f);
         if (reference)
             ref::conv2d_backward(x.data(), w.data(), dy.data(), dx.mutable_data(),
-                                 dw.mutable_data(), db.mutable_data(), s);
+                                 dw.mutable_data(), db.mutable_data(), s, res);
         else
             conv2d_backward(x.data(), w.data(), dy.data(), dx.mutable_data(), dw.mutable_data(),
-                            db.mutable_data(), s);
+                            db.mutable_data(), s, res);
     }
     return py::make_tuple(dx, dw, db);
 }
@@ -117,7 +129,8 @@ void register_conv2d(py::module_& m) {
           py::arg("res_scale") = 1.0, py::arg("out") = py::none(), py::arg("reference") = false,
           "y = residual + res_scale * act(conv(x, w) + b); see sr_native.ops.conv2d.");
     m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"),
-          py::kw_only(), py::arg("reference") = false,
+          py::kw_only(), py::arg("dx_residual") = py::none(), py::arg("dx_out") = py::none(),
+          py::arg("reference") = false,
           "(dx, dw, db) of y = conv(x, w) + b; see sr_native.ops.conv2d_backward.");
 }
 

@@ -76,13 +76,16 @@ int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int6
     return best;
 }
 
+}  // namespace
+
 // Winograd F(4x4, 3x3) (conv2d_winograd.cpp) for 3x3 layers where its
 // transforms are paid back. Measured on Zen 4 (AVX-512, 1 and 2 threads):
 // on 339x510 images it wins 1.3-2.7x from 16 input and 8 output channels
 // (16->16 1.33x, 64->8 1.48x, 64->64 2x), loses below (8->64 1.1x,
 // 3->64 0.78x, 64->3 0.5x); with fewer than ~64 tiles (32x32 pixels) the
 // per-call weight transform costs more than it saves (64->64 on 16x16: 0.66x).
-bool use_winograd(const Conv2dShape& s) {
+// dx and dw (conv2d_backward.cpp) follow the same choice.
+bool conv2d_detail::use_winograd(const Conv2dShape& s) {
     if (s.k != 3) return false;
     switch (get_conv_algo()) {
         case ConvAlgo::direct: return false;
@@ -92,8 +95,6 @@ bool use_winograd(const Conv2dShape& s) {
     const int64_t tiles = s.n * ((s.h + 3) / 4) * ((s.w + 3) / 4);
     return s.c >= 16 && s.o >= 8 && tiles >= 64;
 }
-
-}  // namespace
 
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e) {

@@ -1,7 +1,10 @@
 // Fast conv2d backward.
 //   dx  = conv(dy, w') with w'[c, o, kh, kw] = w[o, c, K-1-kh, K-1-kw]: the
-//         fast forward on flipped, channel-transposed weights (written).
-//   dw += a GEMM-like reduction over every pixel of the batch,
+//         fast forward on flipped, channel-transposed weights (written), so
+//         Winograd where the forward would take it.
+//   dw += for 3x3 layers where the forward takes Winograd, the same F(4x4, 3x3)
+//         transforms (conv2d_backward_winograd.cpp); otherwise
+//         a GEMM-like reduction over every pixel of the batch,
 //         dw[o, (c, kh, kw)] = sum_p dy[o, p] * xpad[c, p shifted by (kh, kw)],
 //         in one of two forms picked by a cost model (backward_dw):
 //         channels-last (dy, x repacked pixel-major; vectors of output
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "conv2d_kernels.h"
+#include "conv2d_winograd_kernels.h"
 #include "sr_native/isa.h"
 #include "sr_native/kernels.h"
 
@@ -68,7 +72,8 @@ float* scratch(int slot, size_t count, ScratchPtr& temp) {
     return c.data.get();
 }
 
-void backward_dx(const float* w, const float* dy, float* dx, const Conv2dShape& s) {
+void backward_dx(const float* w, const float* dy, float* dx, const float* dx_residual,
+                 const Conv2dShape& s) {
     const int64_t C = s.c, O = s.o, K = s.k, KK = K * K;
     std::vector<float> wt(static_cast<size_t>(C * O * KK));
     for (int64_t o = 0; o < O; ++o)
@@ -76,21 +81,9 @@ void backward_dx(const float* w, const float* dy, float* dx, const Conv2dShape& 
             for (int64_t t = 0; t < KK; ++t)
                 wt[(c * O + o) * KK + (KK - 1 - t)] = w[(o * C + c) * KK + t];
     const Conv2dShape st{s.n, O, s.h, s.w, C, K};
-    conv2d_forward(dy, wt.data(), dx, st, Conv2dEpilogue{});
-}
-
-// Channels-last tile shape that wastes least on padding O and C (rough
-// cycles: one per FMA, loads hidden).
-double dwt_tile_cost(const conv2d_detail::ConvKernels& kr, int i, int64_t o, int64_t c) {
-    const int64_t ob = ceil_div(o, kr.dwt_ov[i] * kr.lanes), cb = ceil_div(c, kr.dwt_rc[i]);
-    return static_cast<double>(ob * cb) * (kr.dwt_ov[i] * kr.dwt_rc[i] + 1);
-}
-
-int pick_dwt_tile(const conv2d_detail::ConvKernels& kr, int64_t o, int64_t c) {
-    int pick = 0;
-    for (int i = 1; i < conv2d_detail::kDwtShapes; ++i)
-        if (dwt_tile_cost(kr, i, o, c) < dwt_tile_cost(kr, pick, o, c)) pick = i;
-    return pick;
+    Conv2dEpilogue e;
+    e.residual = dx_residual;  // the forward allows it to be dx itself
+    conv2d_forward(dy, wt.data(), dx, st, e);
 }
 
 // Pixel-vector form: vectors along the pixels of a row; for small O.
@@ -301,6 +294,10 @@ void dw_channels_last(const conv2d_detail::ConvKernels& kr, const float* x, cons
 }
 
 void backward_dw(const float* x, const float* dy, float* dw, const Conv2dShape& s) {
+    if (conv2d_detail::use_winograd(s)) {
+        conv2d_detail::conv2d_backward_dw_winograd(x, dy, dw, s);
+        return;
+    }
     const conv2d_detail::ConvKernels kr = conv2d_detail::conv2d_active_kernels();
     // Rough cycles of each form per image row: FMAs (over the measured
     // fraction of peak each reaches) plus, for channels-last, repacking dy
@@ -338,9 +335,23 @@ void backward_db(const float* dy, float* db, const Conv2dShape& s) {
 
 }  // namespace
 
+// Channels-last tile shape that wastes least on padding O and C (rough
+// cycles: one per FMA, loads hidden).
+double conv2d_detail::dwt_tile_cost(const ConvKernels& kr, int i, int64_t o, int64_t c) {
+    const int64_t ob = ceil_div(o, kr.dwt_ov[i] * kr.lanes), cb = ceil_div(c, kr.dwt_rc[i]);
+    return static_cast<double>(ob * cb) * (kr.dwt_ov[i] * kr.dwt_rc[i] + 1);
+}
+
+int conv2d_detail::pick_dwt_tile(const ConvKernels& kr, int64_t o, int64_t c) {
+    int pick = 0;
+    for (int i = 1; i < kDwtShapes; ++i)
+        if (dwt_tile_cost(kr, i, o, c) < dwt_tile_cost(kr, pick, o, c)) pick = i;
+    return pick;
+}
+
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
-                     float* db, const Conv2dShape& s) {
-    if (dx) backward_dx(w, dy, dx, s);
+                     float* db, const Conv2dShape& s, const float* dx_residual) {
+    if (dx) backward_dx(w, dy, dx, dx_residual, s);
     if (dw) backward_dw(x, dy, dw, s);
     if (db) backward_db(dy, db, s);
 }

@@ -112,6 +112,11 @@ ConvKernels conv2d_kernels_avx512();
 // The kernels for active_isa().
 ConvKernels conv2d_active_kernels();
 
+// The channels-last dw tile (index into dwt_ov / dwt_rc / dwt_tile) that pads
+// O and C least, and its rough cost in cycles per pixel (conv2d_backward.cpp).
+int pick_dwt_tile(const ConvKernels& kr, int64_t o, int64_t c);
+double dwt_tile_cost(const ConvKernels& kr, int i, int64_t o, int64_t c);
+
 // Threads for a convolution of this many multiply-adds: below ~1M, forking
 // and joining costs more than it saves (and spinning threads hurt a busy machine).
 int conv2d_threads(int64_t macs);

@@ -50,26 +50,7 @@ constexpr size_t kKeepFloats = size_t{4} << 20;  // 16 MB: scratch kept between 
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-WinoKernels active_wino_kernels() {
-#if defined(SR_NATIVE_X86)
-    switch (active_isa()) {
-        case Isa::avx512: return wino_kernels_avx512();
-        case Isa::avx2: return wino_kernels_avx2();
-        default: break;
-    }
-#endif
-    return wino_kernels_generic();
-}
-
-// G (6x3) for the points 0, 1, -1, 2, -2, inf.
-constexpr double kG[6][3] = {
-    {1.0 / 4, 0.0, 0.0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-    {0.0, 0.0, 1.0},
-};
+constexpr auto& kG = kWinoG;
 
 // U[pos][...] packed per block of r_max output channels as [c][r], computed
 // in double (separably: G g, then (G g) G^T) and rounded once. Output
@@ -107,9 +88,20 @@ void transform_weights(const float* w, int64_t O, int64_t C, int rmax, float* u,
 
 }  // namespace
 
+WinoKernels wino_active_kernels() {
+#if defined(SR_NATIVE_X86)
+    switch (active_isa()) {
+        case Isa::avx512: return wino_kernels_avx512();
+        case Isa::avx2: return wino_kernels_avx2();
+        default: break;
+    }
+#endif
+    return wino_kernels_generic();
+}
+
 void conv2d_forward_winograd(const float* x, const float* w, float* y, const Conv2dShape& s,
                              const Conv2dEpilogue& e) {
-    const WinoKernels kr = active_wino_kernels();
+    const WinoKernels kr = wino_active_kernels();
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, HW = H * W;
     const int64_t TH = ceil_div(H, kWinoM), TW = ceil_div(W, kWinoM);
     const int64_t tiles = N * TH * TW;

@@ -74,6 +74,20 @@ inline void at6(const Vec* m, Vec* o) {
     o[3] = simd::vadd(simd::vfmadd(simd::vset1(8.0f), d34, d12), m[5]);
 }
 
+// A z for a 4-vector z (6 results): the transpose of at6.
+inline void a4(const Vec* z, Vec* o) {
+    const Vec four = simd::vset1(4.0f), two = simd::vset1(2.0f);
+    const Vec s02 = simd::vadd(z[0], z[2]), s13 = simd::vadd(z[1], z[3]);
+    const Vec f02 = simd::vfmadd(four, z[2], z[0]);                  // z0 + 4 z2
+    const Vec f13 = simd::vmul(two, simd::vfmadd(four, z[3], z[1]));  // 2 z1 + 8 z3
+    o[0] = z[0];
+    o[1] = simd::vadd(s02, s13);
+    o[2] = vsub(s02, s13);
+    o[3] = simd::vadd(f02, f13);
+    o[4] = vsub(f02, f13);
+    o[5] = z[3];
+}
+
 #if defined(SR_SIMD_AVX512)
 constexpr bool kFastInput = true;
 
@@ -320,6 +334,56 @@ void block(const WinoBlockArgs& a) {
     }
 }
 
+// Weight gradient, input side (WinoDwTransformArgs): B^T d B of each tile's
+// 6x6 patch, vectors along the channels.
+void dw_input_transform(const conv2d_detail::WinoDwTransformArgs& a) {
+    for (int64_t t = 0; t < a.nt; ++t) {
+        const float* src = a.src + a.tile_off[t];
+        float* dst = a.dst + t * a.cstride;
+        for (int64_t c0 = 0; c0 < a.cstride; c0 += kL) {
+            const int64_t c = c0 + kL <= a.cstride ? c0 : a.cstride - kL;
+            Vec e[kWinoA][kWinoA];  // rows of d B
+            for (int i = 0; i < kWinoA; ++i) {
+                Vec z[kWinoA];
+                for (int j = 0; j < kWinoA; ++j)
+                    z[j] = simd::vload(src + i * a.row_stride + j * a.cstride + c);
+                bt6(z, e[i]);
+            }
+            for (int k = 0; k < kWinoA; ++k) {
+                Vec z[kWinoA], o[kWinoA];
+                for (int i = 0; i < kWinoA; ++i) z[i] = e[i][k];
+                bt6(z, o);
+                for (int i = 0; i < kWinoA; ++i)
+                    simd::vstore(dst + (i * kWinoA + k) * a.pos_stride + c, o[i]);
+            }
+        }
+    }
+}
+
+// Weight gradient, output side: A dy A^T of each tile's 4x4 block of dy.
+void dw_grad_transform(const conv2d_detail::WinoDwTransformArgs& a) {
+    for (int64_t t = 0; t < a.nt; ++t) {
+        const float* src = a.src + a.tile_off[t];
+        float* dst = a.dst + t * a.cstride;
+        for (int64_t c0 = 0; c0 < a.cstride; c0 += kL) {
+            const int64_t c = c0 + kL <= a.cstride ? c0 : a.cstride - kL;
+            Vec e[4][kWinoA];  // rows of dy A^T
+            for (int i = 0; i < 4; ++i) {
+                Vec z[4];
+                for (int j = 0; j < 4; ++j) z[j] = simd::vload(src + i * a.row_stride + j * a.cstride + c);
+                a4(z, e[i]);
+            }
+            for (int k = 0; k < kWinoA; ++k) {
+                Vec z[4], o[kWinoA];
+                for (int i = 0; i < 4; ++i) z[i] = e[i][k];
+                a4(z, o);
+                for (int i = 0; i < kWinoA; ++i)
+                    simd::vstore(dst + (i * kWinoA + k) * a.pos_stride + c, o[i]);
+            }
+        }
+    }
+}
+
 template <int RMAX, int V>
 WinoKernels kernels() {
     WinoKernels k{};
@@ -329,6 +393,8 @@ WinoKernels kernels() {
     k.fast_input = kFastInput;
     k.input = &input_transform;
     k.block = &block<RMAX, V>;
+    k.dw_input = &dw_input_transform;
+    k.dw_grad = &dw_grad_transform;
     return k;
 }
 

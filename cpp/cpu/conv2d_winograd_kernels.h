@@ -21,6 +21,17 @@ constexpr int kWinoA = 6;                       // input tile side (m + 3 - 1)
 constexpr int kWinoPos = kWinoA * kWinoA;       // transform positions
 constexpr int kWinoOut = kWinoM * kWinoM;       // outputs per tile
 
+// G (6x3) for the points 0, 1, -1, 2, -2, inf: U = G g G^T for the forward,
+// dg = G^T dU G for the weight gradient (both applied in double).
+constexpr double kWinoG[6][3] = {
+    {1.0 / 4, 0.0, 0.0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0.0, 0.0, 1.0},
+};
+
 // Input transform of one channel of a block -> v + pos * v_pos_stride + t,
 // V = B^T d B. Vectors of `lanes` tiles side by side in one tile row
 // (in_fast, only when WinoKernels::fast_input) read their patches straight
@@ -77,6 +88,23 @@ struct WinoBlockArgs {
     bool relu;
 };
 
+// Weight-gradient transforms (conv2d_backward_winograd.cpp), on
+// channels-last copies: tile t's top-left pixel is src + tile_off[t], pixels
+// `cstride` floats apart (the channels, padded), rows `row_stride` apart.
+// Results go to dst + pos * pos_stride + t * cstride + c, vectors along the
+// channels. cstride >= lanes; when it is not a multiple of lanes, the last
+// vector overlaps the one before it (the shared channels are written twice,
+// with the same values).
+//   dw_input: 6x6 input patch d -> B^T d B (as the forward's V)
+//   dw_grad:  4x4 tile of dy     -> A dy A^T (the adjoint of the output transform)
+struct WinoDwTransformArgs {
+    const float* src;
+    const int64_t* tile_off;
+    int64_t nt, row_stride, cstride;
+    float* dst;
+    int64_t pos_stride;
+};
+
 struct WinoKernels {
     int lanes;  // floats per vector
     int vecs;   // vectors of tiles per GEMM register tile (ntp % (vecs * lanes) == 0)
@@ -84,6 +112,8 @@ struct WinoKernels {
     bool fast_input;  // input() reads side-by-side tiles straight from x
     void (*input)(const WinoInputArgs&);
     void (*block)(const WinoBlockArgs&);
+    void (*dw_input)(const WinoDwTransformArgs&);
+    void (*dw_grad)(const WinoDwTransformArgs&);
 };
 
 WinoKernels wino_kernels_generic();
@@ -92,8 +122,21 @@ WinoKernels wino_kernels_avx2();
 WinoKernels wino_kernels_avx512();
 #endif
 
+// The kernels for active_isa().
+WinoKernels wino_active_kernels();
+
+// Whether conv2d (forward, dx and dw) takes the Winograd path for this shape:
+// K == 3 and, under ConvAlgo::auto_, enough channels and tiles to pay for
+// the transforms (see conv2d.cpp).
+bool use_winograd(const Conv2dShape& s);
+
 // The Winograd forward (K == 3 only); same contract as conv2d_forward.
 void conv2d_forward_winograd(const float* x, const float* w, float* y, const Conv2dShape& s,
                              const Conv2dEpilogue& e);
+
+// dw += the weight gradient of a 3x3 convolution through F(4x4, 3x3)
+// (conv2d_backward_winograd.cpp).
+void conv2d_backward_dw_winograd(const float* x, const float* dy, float* dw,
+                                 const Conv2dShape& s);
 
 }  // namespace sr_native::conv2d_detail

@@ -2,6 +2,7 @@
 //   dx[n,c,ih,iw]   = sum_{o,kh,kw} dy[n,o,ih-kh+P,iw-kw+P] * w[o,c,kh,kw]   (written)
 //   dw[o,c,kh,kw]  += sum_{n,oh,ow} dy[n,o,oh,ow] * x[n,c,oh+kh-P,ow+kw-P]
 //   db[o]          += sum_{n,oh,ow} dy[n,o,oh,ow]
+// dx_residual, when given, is added to dx (rounded after the sum is).
 #include <algorithm>
 #include <vector>
 
@@ -11,7 +12,7 @@
 namespace sr_native::ref {
 
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
-                     float* db, const Conv2dShape& s) {
+                     float* db, const Conv2dShape& s, const float* dx_residual) {
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t HW = H * W;
     [[maybe_unused]] const int nt = get_num_threads();  // unused without OpenMP
@@ -40,7 +41,13 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
                     }
                 }
                 float* out = dx + (n * C + c) * HW;
-                for (int64_t i = 0; i < HW; ++i) out[i] = static_cast<float>(acc[i]);
+                if (dx_residual) {
+                    // Read just before the write: dx_residual may be dx itself.
+                    const float* res = dx_residual + (n * C + c) * HW;
+                    for (int64_t i = 0; i < HW; ++i) out[i] = res[i] + static_cast<float>(acc[i]);
+                } else {
+                    for (int64_t i = 0; i < HW; ++i) out[i] = static_cast<float>(acc[i]);
+                }
             }
         }
     }

@@ -59,13 +59,21 @@ def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, out=None, 
                         res_scale=float(res_scale), out=out, reference=_ref(reference))
 
 
-def conv2d_backward(x, w, dy, *, reference=None):
+def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, reference=None):
     """Gradients of y = conv2d(x, w, b) (no epilogue) given dy = dL/dy.
+
+    Args:
+        dx_residual: optional (N, C, H, W) added to dx (a skip connection's
+            gradient, added as dx is written instead of in a second pass).
+        dx_out: optional C-contiguous, writeable (N, C, H, W) float32 array to
+            write dx into. It may be dx_residual itself but must not share
+            memory with x, w or dy.
 
     Returns:
         (dx, dw, db) with the shapes of x (N, C, H, W), w (O, C, K, K) and b (O,).
     """
-    return _core.conv2d_backward(x, w, dy, reference=_ref(reference))
+    return _core.conv2d_backward(x, w, dy, dx_residual=dx_residual, dx_out=dx_out,
+                                 reference=_ref(reference))
 
 
 def pixel_shuffle(x, r, *, reference=None):
@@ -84,9 +92,12 @@ def relu(x, *, reference=None):
     return _core.relu(x, reference=_ref(reference))
 
 
-def relu_backward(x, dy, *, reference=None):
-    """dx = dy where x > 0, else 0 (the gradient at 0 is taken as 0)."""
-    return _core.relu_backward(x, dy, reference=_ref(reference))
+def relu_backward(x, dy, *, out=None, reference=None):
+    """dx = dy where x > 0, else 0 (the gradient at 0 is taken as 0).
+
+    out: optional C-contiguous, writeable array of x's shape to write dx into;
+    it may be x or dy itself (in place)."""
+    return _core.relu_backward(x, dy, out=out, reference=_ref(reference))
 
 
 def prelu(x, alpha, *, reference=None):

@@ -45,8 +45,10 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
 // Backward of the plain convolution y = conv(x, w) + b (no epilogue: ReLU and
 // residual gradients are separate ops). dy (N, O, H, W) ->
 //   dx (N, C, H, W) written, dw (O, C, K, K) accumulated, db (O) accumulated.
+// With dx_residual (N, C, H, W), dx = dx_residual + the gradient (a skip
+// connection's gradient added for free); it may be dx itself.
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
-                     float* db, const Conv2dShape& s);
+                     float* db, const Conv2dShape& s, const float* dx_residual = nullptr);
 
 // ---------------------------------------------------------- pixel shuffle
 // PyTorch's channel order (CRD): out[n, c, h*r+i, w*r+j] = in[n, c*r*r + i*r + j, h, w].
@@ -106,7 +108,7 @@ namespace ref {
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e);
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
-                     float* db, const Conv2dShape& s);
+                     float* db, const Conv2dShape& s, const float* dx_residual = nullptr);
 void pixel_shuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r);
 void pixel_unshuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w,
                      int r);

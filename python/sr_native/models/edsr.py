@@ -35,14 +35,17 @@ class ResBlock(Module):
         t = self.conv1(x, relu=True)
         return self.conv2(t, residual=x, res_scale=self.res_scale), (x, t)
 
-    def backward(self, dy, cache, grads, prefix):
-        """dL/dx given dL/dy; parameter gradients go into grads."""
+    def backward(self, dy, cache, grads, prefix, buffers=None):
+        """dL/dx given dL/dy, written over dy (which must be the caller's own
+        scratch); parameter gradients go into grads."""
         x, t = cache
-        dt = self.conv2.backward(t, dy * np.float32(self.res_scale), grads, prefix + "conv2.")
-        dz = ops.relu_backward(t, dt)  # t > 0 exactly where conv1's pre-activation was
-        dx = self.conv1.backward(x, dz, grads, prefix + "conv1.")
-        dx += dy  # the skip connection
-        return dx
+        buffers = buffers or Buffers()
+        scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
+        dt = self.conv2.backward(t, scaled, grads, prefix + "conv2.",
+                                 dx_out=buffers.get("block_grad", t.shape))
+        ops.relu_backward(t, dt, out=dt)  # t > 0 exactly where conv1's pre-activation was
+        # The skip connection: dx = dy + conv1's input gradient, in place.
+        return self.conv1.backward(x, dt, grads, prefix + "conv1.", dx_residual=dy, dx_out=dy)
 
 
 def upsample_factors(scale):
@@ -119,11 +122,12 @@ class EDSR(SRNetwork):
         for j in reversed(range(len(self.upsample))):
             du = ops.pixel_unshuffle(d, factors[j])  # the shuffle's backward
             d = self.upsample[j].backward(cache["up_in"][j], du, grads, f"upsample.{j}.")
-        dh = d.copy()  # global skip: body_conv's residual is h
+        dh = d  # global skip: body_conv's residual is h
         d = self.body_conv.backward(cache["body_out"], d, grads, "body_conv.")
+        buffers = Buffers()
         for i in reversed(range(len(self.body))):
-            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.")
-        dh += d
+            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
+        dh = dh + d
         self.head.backward(cache["x"], dh, grads, "head.")
 
     @property

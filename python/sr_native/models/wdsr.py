@@ -34,12 +34,16 @@ class BlockA(Module):
         wide = self.conv1(x, relu=True)
         return self.conv2(wide, residual=x, res_scale=self.res_scale), (x, wide)
 
-    def backward(self, dy, cache, grads, prefix):
+    def backward(self, dy, cache, grads, prefix, buffers=None):
+        """dL/dx given dL/dy, written over dy (the caller's own scratch)."""
         x, wide = cache
-        dwide = self.conv2.backward(wide, dy * np.float32(self.res_scale), grads, prefix + "conv2.")
-        dx = self.conv1.backward(x, ops.relu_backward(wide, dwide), grads, prefix + "conv1.")
-        dx += dy  # the skip connection
-        return dx
+        buffers = buffers or Buffers()
+        scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
+        dwide = self.conv2.backward(wide, scaled, grads, prefix + "conv2.",
+                                    dx_out=buffers.get("wide_grad", wide.shape))
+        ops.relu_backward(wide, dwide, out=dwide)
+        # The skip connection: dx = dy + conv1's input gradient, in place.
+        return self.conv1.backward(x, dwide, grads, prefix + "conv1.", dx_residual=dy, dx_out=dy)
 
 
 class BlockB(Module):
@@ -61,13 +65,17 @@ class BlockB(Module):
         low = self.conv2(wide)
         return self.conv3(low, residual=x, res_scale=self.res_scale), (x, wide, low)
 
-    def backward(self, dy, cache, grads, prefix):
+    def backward(self, dy, cache, grads, prefix, buffers=None):
+        """dL/dx given dL/dy, written over dy (the caller's own scratch)."""
         x, wide, low = cache
-        dlow = self.conv3.backward(low, dy * np.float32(self.res_scale), grads, prefix + "conv3.")
-        dwide = self.conv2.backward(wide, dlow, grads, prefix + "conv2.")
-        dx = self.conv1.backward(x, ops.relu_backward(wide, dwide), grads, prefix + "conv1.")
-        dx += dy  # the skip connection
-        return dx
+        buffers = buffers or Buffers()
+        scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
+        dlow = self.conv3.backward(low, scaled, grads, prefix + "conv3.",
+                                   dx_out=buffers.get("low_grad", low.shape))
+        dwide = self.conv2.backward(wide, dlow, grads, prefix + "conv2.",
+                                    dx_out=buffers.get("wide_grad", wide.shape))
+        ops.relu_backward(wide, dwide, out=dwide)
+        return self.conv1.backward(x, dwide, grads, prefix + "conv1.", dx_residual=dy, dx_out=dy)
 
 
 class WDSR(SRNetwork):
@@ -129,8 +137,9 @@ class WDSR(SRNetwork):
         du = ops.pixel_unshuffle(dy, self.scale)  # feeds both the tail and the skip conv
         self.skip.backward(cache["x"], du, grads, "skip.")
         d = self.tail.backward(cache["tail_in"], du, grads, "tail.")
+        buffers = Buffers()
         for i in reversed(range(len(self.body))):
-            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.")
+            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
         self.head.backward(cache["x"], d, grads, "head.")
 
     @property
