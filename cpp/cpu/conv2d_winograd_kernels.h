@@ -105,6 +105,16 @@ struct WinoDwTransformArgs {
     int64_t pos_stride;
 };
 
+// One image row of `c` channel planes, copied pixel-major:
+// dst[iw * cstride + ch] = src[ch * plane + iw] for ch < c, iw < w (the
+// rest of dst is left alone).
+struct ChannelsLastRowArgs {
+    const float* src;
+    int64_t c, plane, w;
+    float* dst;
+    int64_t cstride;
+};
+
 struct WinoKernels {
     int lanes;  // floats per vector
     int vecs;   // vectors of tiles per GEMM register tile (ntp % (vecs * lanes) == 0)
@@ -114,6 +124,7 @@ struct WinoKernels {
     void (*block)(const WinoBlockArgs&);
     void (*dw_input)(const WinoDwTransformArgs&);
     void (*dw_grad)(const WinoDwTransformArgs&);
+    void (*channels_last_row)(const ChannelsLastRowArgs&);
 };
 
 WinoKernels wino_kernels_generic();
