@@ -47,6 +47,7 @@ namespace {
 
 constexpr int64_t kPadTo = 16;           // widest vector, in floats
 constexpr int64_t kItemsPerThread = 8;  // dynamic scheduling absorbs uneven cores
+constexpr int64_t kPiece1x1 = 128;      // 1x1: pixels every block runs over before the next
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -74,6 +75,96 @@ int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int6
         }
     }
     return best;
+}
+
+// Weights packed per block of R output channels: [block][c][tap][r].
+std::vector<float> pack_weights(const float* w, int64_t O, int64_t C, int64_t KK, int R) {
+    std::vector<float> wpack(static_cast<size_t>(O * C * KK));
+    for (int64_t o0 = 0; o0 < O; o0 += R) {
+        const int64_t r = std::min<int64_t>(R, O - o0);
+        float* dst = wpack.data() + o0 * C * KK;
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t t = 0; t < KK; ++t)
+                for (int64_t i = 0; i < r; ++i)
+                    dst[(c * KK + t) * r + i] = w[((o0 + i) * C + c) * KK + t];
+    }
+    return wpack;
+}
+
+// 1x1 convolutions need no padding, so the tiles read x in place: each
+// image's H*W pixels are one long row, split in spans of whole tiles
+// across the threads. Only a row's last partial vector would read past the
+// plane (past the array, for the last channel of the last image); it goes
+// through a small zero-padded copy instead. Copying rows into the ring, as
+// the K > 1 path does, cost as much as the arithmetic for 192 -> 25.
+void forward_1x1(const conv2d_detail::ConvKernels& kr, const float* x, const float* w, float* y,
+                 const Conv2dShape& s, const Conv2dEpilogue& e) {
+    using namespace conv2d_detail;
+    const int64_t N = s.n, C = s.c, O = s.o, HW = s.h * s.w;
+    const int64_t L = kr.lanes;
+    const int R = choose_block(kr, O, HW, C);
+    const int64_t nblocks = ceil_div(O, R);
+    const std::vector<float> wpack = pack_weights(w, O, C, 1, R);
+
+    const int64_t full = HW / L * L;  // pixels read in place
+    const int nt = conv2d_threads(N * O * C * HW);
+    // Spans of whole 8-vector multiples, several per thread.
+    const int64_t want = kItemsPerThread * nt;
+    const int64_t span = std::max<int64_t>(8 * L, ceil_div(ceil_div(full, std::max<int64_t>(1, ceil_div(want, N))), 8 * L) * 8 * L);
+    const int64_t nspans = full == 0 ? 0 : ceil_div(full, span);
+    const int64_t tail = HW - full;
+    const int64_t per_image = nspans + (tail ? 1 : 0);
+    const int64_t total = N * per_image;
+    const int64_t taps0 = 0;
+
+#pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(nt, std::max<int64_t>(total, 1))))
+    {
+        std::vector<float> tailbuf;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < total; ++it) {
+            const int64_t n = it / per_image, k = it % per_image;
+            FwdBlockArgs a;
+            a.ntaps = 1;
+            a.taps = &taps0;
+            int64_t q0, q1;  // pixel range of this item
+            if (k < nspans) {
+                q0 = k * span;
+                q1 = std::min(full, q0 + span);
+            } else {  // the last partial vector of the image
+                q0 = full;
+                q1 = HW;
+                tailbuf.assign(static_cast<size_t>(C * L), 0.0f);
+                for (int64_t c = 0; c < C; ++c)
+                    std::memcpy(tailbuf.data() + c * L, x + (n * C + c) * HW + full, tail * sizeof(float));
+            }
+            a.c = C;
+            // Pieces small enough that every block re-reads them from L1/L2.
+            for (int64_t p0 = q0; p0 < q1; p0 += kPiece1x1) {
+                const int64_t p1 = std::min(q1, p0 + kPiece1x1);
+                if (k < nspans) {
+                    a.xbuf = x + n * C * HW + p0;
+                    a.plane = HW;
+                } else {
+                    a.xbuf = tailbuf.data();
+                    a.plane = L;
+                }
+                a.w = p1 - p0;
+                for (int64_t b = 0; b < nblocks; ++b) {
+                    const int64_t o0 = b * R;
+                    const int64_t at = (n * O + o0) * HW + p0;
+                    a.wpack = wpack.data() + o0 * C;
+                    a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
+                    a.bias = e.bias ? e.bias + o0 : nullptr;
+                    a.residual = e.residual ? e.residual + at : nullptr;
+                    a.y = y + at;
+                    a.y_cstride = HW;
+                    a.res_scale = e.res_scale;
+                    a.relu = e.relu;
+                    kr.fwd_block(a);
+                }
+            }
+        }
+    }
 }
 
 }  // namespace
@@ -104,22 +195,16 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
         return;
     }
     const ConvKernels kr = conv2d_active_kernels();
+    if (s.k == 1) {
+        forward_1x1(kr, x, w, y, s, e);
+        return;
+    }
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W;
     const int64_t wp = ceil_div(W, kPadTo) * kPadTo + 2 * P;  // tiles read whole vectors
     const int R = choose_block(kr, O, W, C * KK);
     const int64_t nblocks = ceil_div(O, R);
-
-    // Weights packed per block of R output channels: [block][c][tap][r].
-    std::vector<float> wpack(static_cast<size_t>(O * C * KK));
-    for (int64_t b = 0; b < nblocks; ++b) {
-        const int64_t o0 = b * R, r = std::min<int64_t>(R, O - o0);
-        float* dst = wpack.data() + o0 * C * KK;
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t t = 0; t < KK; ++t)
-                for (int64_t i = 0; i < r; ++i)
-                    dst[(c * KK + t) * r + i] = w[((o0 + i) * C + c) * KK + t];
-    }
+    const std::vector<float> wpack = pack_weights(w, O, C, KK, R);
 
     // Work split (see the file comment).
     const int nt = conv2d_threads(N * O * C * KK * HW);
