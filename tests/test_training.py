@@ -101,6 +101,23 @@ def test_resume_reaches_the_same_parameters(image_folder, tmp_path):
         np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
 
 
+def test_init_from_copies_the_x2_body_into_an_x3_run(image_folder, tmp_path, capsys):
+    x2 = tiny_run(image_folder, tmp_path / "x2", iterations=3)
+    x2_file = tmp_path / "x2" / "model.safetensors"
+    # iterations=0 is not allowed; one step at lr 0 leaves the copied tensors as they were.
+    x3 = tiny_run(image_folder, tmp_path / "x3", scale=3, iterations=1, lr=0.0, init_from=str(x2_file))
+    assert "initialised" in capsys.readouterr().out
+    theirs, ours = x2.state_dict(), x3.state_dict()
+    shared = [k for k in ours if k in theirs and theirs[k].shape == ours[k].shape]
+    # head, body and body conv carry over; the x3 upsampler (576 channels, not 256) cannot.
+    assert any(k.startswith("head.") for k in shared) and any(k.startswith("body.") for k in shared)
+    assert not any(k.startswith("upsample.") for k in shared)
+    for k in shared:
+        np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
+    fresh = tiny_run(image_folder, tmp_path / "fresh", scale=3, iterations=1, lr=0.0)
+    assert not np.array_equal(fresh.state_dict()["body.0.conv1.weight"], ours["body.0.conv1.weight"])
+
+
 def test_checkpoint_write_is_atomic(image_folder, tmp_path, monkeypatch):
     tiny_run(image_folder, tmp_path, iterations=3)
     before = (tmp_path / "checkpoint.safetensors").read_bytes()
