@@ -121,6 +121,57 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
     return py::make_tuple(dx, dw, db);
 }
 
+FloatArray conv1x1_pair(const py::object& x_obj, const py::object& w1_obj, const py::object& b1_obj,
+                        const py::object& w2_obj, const py::object& b2_obj,
+                        const py::object& residual_obj, const py::object& out_obj, bool reference) {
+    const char* op = "conv1x1_pair";
+    FloatArray x = float32_array(x_obj, op, "x");
+    FloatArray w1 = float32_array(w1_obj, op, "w1");
+    FloatArray w2 = float32_array(w2_obj, op, "w2");
+    const Conv2dShape s1 = conv_shape(x, w1, op);
+    if (s1.k != 1) raise_value(std::string(op) + ": w1 must be 1x1 (M, C, 1, 1), got shape " + shape_str(w1));
+    require_ndim(w2, 4, op, "w2", "(O, M, 1, 1)");
+    require_nonempty(w2, op, "w2");
+    if (w2.shape(1) != s1.o || w2.shape(2) != 1 || w2.shape(3) != 1)
+        raise_value(std::string(op) + ": w2 must have shape (O, " + std::to_string(s1.o) +
+                    ", 1, 1) to follow w1 " + shape_str(w1) + ", got " + shape_str(w2));
+    const Conv1x1PairShape s{s1.n, s1.c, s1.o, w2.shape(0), s1.h * s1.w};
+    FloatArray b1, b2, residual;
+    if (!b1_obj.is_none()) {
+        b1 = float32_array(b1_obj, op, "b1");
+        require_shape(b1, {s.m}, op, "b1", "(w1's output channels)");
+    }
+    if (!b2_obj.is_none()) {
+        b2 = float32_array(b2_obj, op, "b2");
+        require_shape(b2, {s.o}, op, "b2", "(w2's output channels)");
+    }
+    FloatArray y;
+    if (out_obj.is_none()) {
+        y = new_float_array({s.n, s.o, s1.h, s1.w}, op);
+    } else {
+        y = float32_inplace(out_obj, op, "out");
+        require_shape(y, {s.n, s.o, s1.h, s1.w}, op, "out", "(the output's shape)");
+        if (overlaps(y, x) || overlaps(y, w1) || overlaps(y, w2) || (!b1_obj.is_none() && overlaps(y, b1)) ||
+            (!b2_obj.is_none() && overlaps(y, b2)))
+            raise_value(std::string(op) + ": out must not share memory with x, w1, w2, b1 or b2");
+    }
+    if (!residual_obj.is_none()) {
+        residual = float32_array(residual_obj, op, "residual");
+        require_shape(residual, {s.n, s.o, s1.h, s1.w}, op, "residual", "(the output's shape)");
+        if (residual.data() != y.data() && overlaps(residual, y))
+            raise_value(std::string(op) + ": residual may be out itself but must not partly overlap it");
+    }
+    const float* pb1 = b1_obj.is_none() ? nullptr : b1.data();
+    const float* pb2 = b2_obj.is_none() ? nullptr : b2.data();
+    const float* pres = residual_obj.is_none() ? nullptr : residual.data();
+    {
+        py::gil_scoped_release release;
+        (reference ? ref::conv1x1_pair_forward : conv1x1_pair_forward)(
+            x.data(), w1.data(), pb1, w2.data(), pb2, pres, y.mutable_data(), s);
+    }
+    return y;
+}
+
 }  // namespace
 
 void register_conv2d(py::module_& m) {
@@ -132,6 +183,10 @@ void register_conv2d(py::module_& m) {
           py::kw_only(), py::arg("dx_residual") = py::none(), py::arg("dx_out") = py::none(),
           py::arg("reference") = false,
           "(dx, dw, db) of y = conv(x, w) + b; see sr_native.ops.conv2d_backward.");
+    m.def("conv1x1_pair", &conv1x1_pair, py::arg("x"), py::arg("w1"), py::arg("b1"), py::arg("w2"),
+          py::arg("b2"), py::kw_only(), py::arg("residual") = py::none(), py::arg("out") = py::none(),
+          py::arg("reference") = false,
+          "y = residual + conv1x1(relu(conv1x1(x, w1) + b1), w2) + b2; see sr_native.ops.conv1x1_pair.");
 }
 
 }  // namespace sr_native::bind

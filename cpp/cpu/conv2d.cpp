@@ -63,7 +63,9 @@ double row_cost(const conv2d_detail::ConvKernels& k, int r, int64_t w, int64_t c
     return static_cast<double>(nvec / v) * tile(v) + (nvec % v ? tile(static_cast<int>(nvec % v)) : 0.0);
 }
 
-int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int64_t ckk) {
+}  // namespace
+
+int conv2d_detail::choose_block(const ConvKernels& k, int64_t o, int64_t w, int64_t ckk) {
     int best = k.fwd_rmax;
     double best_cost = 0.0;
     for (int r = k.fwd_rmax; r >= 1; --r) {
@@ -77,8 +79,7 @@ int choose_block(const conv2d_detail::ConvKernels& k, int64_t o, int64_t w, int6
     return best;
 }
 
-// Weights packed per block of R output channels: [block][c][tap][r].
-std::vector<float> pack_weights(const float* w, int64_t O, int64_t C, int64_t KK, int R) {
+std::vector<float> conv2d_detail::pack_weights(const float* w, int64_t O, int64_t C, int64_t KK, int R) {
     std::vector<float> wpack(static_cast<size_t>(O * C * KK));
     for (int64_t o0 = 0; o0 < O; o0 += R) {
         const int64_t r = std::min<int64_t>(R, O - o0);
@@ -90,6 +91,8 @@ std::vector<float> pack_weights(const float* w, int64_t O, int64_t C, int64_t KK
     }
     return wpack;
 }
+
+namespace {
 
 // 1x1 convolutions need no padding, so the tiles read x in place: each
 // image's H*W pixels are one long row, split in spans of whole tiles

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace sr_native::conv2d_detail {
 
@@ -111,6 +112,12 @@ ConvKernels conv2d_kernels_avx512();
 
 // The kernels for active_isa().
 ConvKernels conv2d_active_kernels();
+
+// Forward block size for O output channels over rows of w pixels, C*K*K
+// steps per tile (a small cost model), and the weights packed for it:
+// [block][c][tap][r] (conv2d.cpp).
+int choose_block(const ConvKernels& k, int64_t o, int64_t w, int64_t ckk);
+std::vector<float> pack_weights(const float* w, int64_t O, int64_t C, int64_t KK, int R);
 
 // The channels-last dw tile (index into dwt_ov / dwt_rc / dwt_tile) that pads
 // O and C least, and its rough cost in cycles per pixel (conv2d_backward.cpp).

@@ -76,6 +76,21 @@ def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, reference=None):
                                  reference=_ref(reference))
 
 
+def conv1x1_pair(x, w1, b1, w2, b2, *, residual=None, out=None, reference=None):
+    """Two 1x1 convolutions with a ReLU between, in one pass over the pixels:
+    y = residual + conv2d(relu(conv2d(x, w1, b1)), w2, b2).
+
+    Bit-identical to the two conv2d calls, but the middle (w1's M channels)
+    never goes to memory, which is what limits those layers (WDSR-B).
+
+    Args:
+        x: (N, C, H, W) float32; w1: (M, C, 1, 1); w2: (O, M, 1, 1);
+        b1: (M,) or None; b2: (O,) or None.
+        residual, out: as for conv2d (out may be residual itself).
+    """
+    return _core.conv1x1_pair(x, w1, b1, w2, b2, residual=residual, out=out, reference=_ref(reference))
+
+
 def pixel_shuffle(x, r, *, reference=None):
     """(N, C*r*r, H, W) -> (N, C, H*r, W*r) in PyTorch's channel order:
     out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact."""

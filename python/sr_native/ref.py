@@ -9,7 +9,7 @@ import functools
 from . import ops as _ops
 
 _NAMES = [
-    "conv2d", "conv2d_backward", "pixel_shuffle", "pixel_unshuffle", "relu", "relu_backward",
+    "conv2d", "conv2d_backward", "conv1x1_pair", "pixel_shuffle", "pixel_unshuffle", "relu", "relu_backward",
     "prelu", "prelu_backward", "l1_loss", "l1_loss_backward", "mse_loss", "mse_loss_backward",
     "add_scaled", "channel_affine", "channel_sum", "adam_step",
 ]

@@ -50,6 +50,18 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
                      float* db, const Conv2dShape& s, const float* dx_residual = nullptr);
 
+// Two 1x1 convolutions with a ReLU between, as one pass (WDSR-B's expansion
+// and reduction): y = residual + w2 relu(w1 x + b1) + b2 per pixel, for
+// x (N, C, H, W), w1 (M, C), w2 (O, M) -> y (N, O, H, W). b1, b2 and residual
+// may be null; residual may be y itself. The M-channel middle never leaves
+// the cache (it is made and used per span of pixels).
+struct Conv1x1PairShape {
+    int64_t n, c, m, o, hw;
+};
+void conv1x1_pair_forward(const float* x, const float* w1, const float* b1, const float* w2,
+                          const float* b2, const float* residual, float* y,
+                          const Conv1x1PairShape& s);
+
 // ---------------------------------------------------------- pixel shuffle
 // PyTorch's channel order (CRD): out[n, c, h*r+i, w*r+j] = in[n, c*r*r + i*r + j, h, w].
 // pixel_shuffle:   x (N, C, H, W) with C % (r*r) == 0 -> y (N, C/(r*r), H*r, W*r).
@@ -109,6 +121,9 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
                     const Conv2dEpilogue& e);
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
                      float* db, const Conv2dShape& s, const float* dx_residual = nullptr);
+void conv1x1_pair_forward(const float* x, const float* w1, const float* b1, const float* w2,
+                          const float* b2, const float* residual, float* y,
+                          const Conv1x1PairShape& s);
 void pixel_shuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r);
 void pixel_unshuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w,
                      int r);

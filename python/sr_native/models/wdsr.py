@@ -56,8 +56,10 @@ class BlockB(Module):
 
     def __call__(self, x, buffers=None, out=None):
         buffers = buffers or Buffers()
-        wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
-        low = self.conv2(wide, out=buffers.get("low", self.conv2.output_shape(wide)))
+        # The 1x1 pair in one pass: the wide middle stays in cache (same bits
+        # as conv2(relu(conv1(x)))).
+        low = ops.conv1x1_pair(x, self.conv1.weight, self.conv1.bias, self.conv2.weight, self.conv2.bias,
+                               out=buffers.get("low", (x.shape[0], self.conv2.out_channels) + x.shape[2:]))
         return self.conv3(low, residual=x, res_scale=self.res_scale, out=out)
 
     def forward_train(self, x):
