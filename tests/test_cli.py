@@ -23,9 +23,44 @@ def test_upscale_one_file_matches_resize(tmp_path):
     src = tmp_path / "in.png"
     img = np.random.default_rng(0).integers(0, 256, (21, 34, 3), dtype=np.uint8)
     Image.fromarray(img).save(src)
-    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--scale", "2", "-q"]) == 0
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--scale", "2", "--method", "bicubic",
+                 "-q"]) == 0
     out = read(tmp_path / "out.png")
     np.testing.assert_array_equal(out, sr_native.resize(img, 2))
+
+
+def tiny_model_file(tmp_path, scale):
+    from sr_native.models import EDSR
+
+    model = EDSR(scale, n_feats=8, n_resblocks=1)
+    rng = np.random.default_rng(scale)
+    for _, p in model.named_parameters():
+        p[...] = rng.standard_normal(p.shape) * 0.05
+    path = tmp_path / f"tiny_x{scale}.safetensors"
+    model.save(path)
+    return path, model
+
+
+def test_upscale_with_a_model_file_matches_the_api(tmp_path):
+    path, model = tiny_model_file(tmp_path, 2)
+    src = tmp_path / "in.png"
+    img = np.random.default_rng(1).integers(0, 256, (19, 23, 3), dtype=np.uint8)
+    Image.fromarray(img).save(src)
+    for extra in ([], ["--tile", "8"], ["--tile", "0"], ["--self-ensemble"]):
+        out = tmp_path / "out.png"
+        assert main(["upscale", str(src), "-o", str(out), "--scale", "2", "--model", str(path), "-q"] + extra) == 0
+        want = sr_native.upscale(img, 2, model=model, self_ensemble="--self-ensemble" in extra,
+                                 tile=8 if "8" in extra else (None if "0" in extra else "auto"))
+        np.testing.assert_array_equal(read(out), want, err_msg=str(extra))
+
+
+def test_upscale_reports_a_missing_model_and_a_fractional_scale(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o.png"), "--model", str(tmp_path / "nope.safetensors")]) == 2
+    assert "nope.safetensors" in capsys.readouterr().err
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o.png"), "--scale", "1.5"]) == 2
+    assert "--method" in capsys.readouterr().err
 
 
 def test_upscale_folder_keeps_names_and_reports_bad_files(tmp_path, capsys):
@@ -34,7 +69,8 @@ def test_upscale_folder_keeps_names_and_reports_bad_files(tmp_path, capsys):
     Image.fromarray(np.zeros((8, 9), np.uint8)).save(folder / "gray.png")
     Image.fromarray(np.zeros((8, 9, 4), np.uint8)).save(folder / "rgba.png")
     (folder / "broken.png").write_bytes(b"not a png")
-    code = main(["upscale", str(folder), "-o", str(tmp_path / "out"), "--scale", "3"])
+    path, _ = tiny_model_file(tmp_path, 3)
+    code = main(["upscale", str(folder), "-o", str(tmp_path / "out"), "--scale", "3", "--model", str(path)])
     assert code == 1  # one file failed, the others were written
     assert "broken.png" in capsys.readouterr().err
     assert read(tmp_path / "out" / "gray.png").shape == (24, 27)

@@ -110,3 +110,19 @@ def test_bad_factor_and_divisibility():
     for r in (2.0, "2", True):
         with pytest.raises(TypeError, match="r must be an int"):
             ops.pixel_shuffle(x, r)
+
+
+def test_out_is_written_and_checked(rng):
+    x = rng.standard_normal((2, 12, 3, 5), dtype=np.float32)
+    out = np.full((2, 3, 6, 10), np.nan, np.float32)
+    assert ops.pixel_shuffle(x, 2, out=out) is out
+    np.testing.assert_array_equal(out, ops.pixel_shuffle(x, 2))
+    back = np.empty_like(x)
+    assert ops.pixel_unshuffle(out, 2, out=back) is back
+    np.testing.assert_array_equal(back, x)
+    with pytest.raises(ValueError, match="out must have shape"):
+        ops.pixel_shuffle(x, 2, out=np.empty((2, 3, 6, 11), np.float32))
+    with pytest.raises(ValueError, match="must not share memory with x"):
+        ops.pixel_unshuffle(out, 2, out=out.reshape(2, 12, 3, 5))
+    with pytest.raises(TypeError, match="out"):
+        ops.pixel_shuffle(x, 2, out=np.empty((2, 3, 6, 10)))

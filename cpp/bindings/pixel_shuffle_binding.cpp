@@ -11,7 +11,17 @@ void check_factor(int64_t r, const char* op) {
         raise_value(std::string(op) + ": r must be an integer from 1 to 64, got " + std::to_string(r));
 }
 
-FloatArray pixel_shuffle_py(const py::object& x_obj, int64_t r, bool reference) {
+// A new result, or `out` checked to have its shape and not to overlap x.
+FloatArray result_array(const py::object& out_obj, const FloatArray& x, const std::vector<int64_t>& shape,
+                        const char* op) {
+    if (out_obj.is_none()) return new_float_array(shape, op);
+    FloatArray y = float32_inplace(out_obj, op, "out");
+    require_shape(y, shape, op, "out", "(the result's shape)");
+    if (overlaps(y, x)) raise_value(std::string(op) + ": out must not share memory with x");
+    return y;
+}
+
+FloatArray pixel_shuffle_py(const py::object& x_obj, int64_t r, const py::object& out_obj, bool reference) {
     const char* op = "pixel_shuffle";
     check_factor(r, op);
     FloatArray x = float32_array(x_obj, op, "x");
@@ -21,8 +31,8 @@ FloatArray pixel_shuffle_py(const py::object& x_obj, int64_t r, bool reference) 
     if (c % (r * r) != 0)
         raise_value(std::string(op) + ": channels must be divisible by r*r = " +
                     std::to_string(r * r) + ", got x shape " + shape_str(x));
-    FloatArray y = new_float_array({n, c / (r * r), checked_numel({h, r}, 1, op),
-                                    checked_numel({w, r}, 1, op)}, op);
+    FloatArray y = result_array(out_obj, x, {n, c / (r * r), checked_numel({h, r}, 1, op),
+                                             checked_numel({w, r}, 1, op)}, op);
     {
         py::gil_scoped_release release;
         const int ri = static_cast<int>(r);
@@ -32,7 +42,7 @@ FloatArray pixel_shuffle_py(const py::object& x_obj, int64_t r, bool reference) 
     return y;
 }
 
-FloatArray pixel_unshuffle_py(const py::object& x_obj, int64_t r, bool reference) {
+FloatArray pixel_unshuffle_py(const py::object& x_obj, int64_t r, const py::object& out_obj, bool reference) {
     const char* op = "pixel_unshuffle";
     check_factor(r, op);
     FloatArray x = float32_array(x_obj, op, "x");
@@ -42,7 +52,7 @@ FloatArray pixel_unshuffle_py(const py::object& x_obj, int64_t r, bool reference
     if (h % r != 0 || w % r != 0)
         raise_value(std::string(op) + ": height and width must be divisible by r = " +
                     std::to_string(r) + ", got x shape " + shape_str(x));
-    FloatArray y = new_float_array({n, checked_numel({c, r, r}, 1, op), h / r, w / r}, op);
+    FloatArray y = result_array(out_obj, x, {n, checked_numel({c, r, r}, 1, op), h / r, w / r}, op);
     {
         py::gil_scoped_release release;
         const int ri = static_cast<int>(r);
@@ -56,9 +66,9 @@ FloatArray pixel_unshuffle_py(const py::object& x_obj, int64_t r, bool reference
 
 void register_pixel_shuffle(py::module_& m) {
     m.def("pixel_shuffle", &pixel_shuffle_py, py::arg("x"), py::arg("r"), py::kw_only(),
-          py::arg("reference") = false);
+          py::arg("out") = py::none(), py::arg("reference") = false);
     m.def("pixel_unshuffle", &pixel_unshuffle_py, py::arg("x"), py::arg("r"), py::kw_only(),
-          py::arg("reference") = false);
+          py::arg("out") = py::none(), py::arg("reference") = false);
 }
 
 }  // namespace sr_native::bind

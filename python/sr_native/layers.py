@@ -55,20 +55,34 @@ class Conv2d:
 
 
 class Buffers:
-    """Scratch arrays for one forward pass, reused from layer to layer.
+    """Named float32 scratch arrays, reused from layer to layer and, when kept
+    by a network (SRNetwork._buffers), from call to call.
 
-    A fresh array per layer costs its page faults every time (about 8 ms per
-    44 MB here); a network's blocks can instead write into the same few arrays.
+    A fresh array costs its page faults every time: about 8 ms per 44 MB here,
+    and on virtual machines whose host reclaims freed memory, up to 10x that
+    for memory the process has just given back. get() hands out a view of a
+    flat array that only grows, so tiles of changing sizes share it too.
+    Two names never share memory; one name's arrays do (the previous one is
+    overwritten).
     """
 
     def __init__(self):
         self._arrays = {}
 
     def get(self, name, shape):
-        arr = self._arrays.get(name)
-        if arr is None or arr.shape != tuple(shape):
-            arr = self._arrays[name] = np.empty(shape, np.float32)
-        return arr
+        shape = tuple(int(d) for d in shape)
+        size = int(np.prod(shape))
+        flat = self._arrays.get(name)
+        if flat is None or flat.size < size:
+            self._arrays.pop(name, None)  # release before allocating the bigger one
+            flat = self._arrays[name] = np.empty(size, np.float32)
+        return flat[:size].reshape(shape)
+
+    def nbytes(self):
+        return sum(a.nbytes for a in self._arrays.values())
+
+    def clear(self):
+        self._arrays.clear()
 
 
 class Module:

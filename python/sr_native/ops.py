@@ -91,15 +91,17 @@ def conv1x1_pair(x, w1, b1, w2, b2, *, residual=None, out=None, reference=None):
     return _core.conv1x1_pair(x, w1, b1, w2, b2, residual=residual, out=out, reference=_ref(reference))
 
 
-def pixel_shuffle(x, r, *, reference=None):
+def pixel_shuffle(x, r, *, out=None, reference=None):
     """(N, C*r*r, H, W) -> (N, C, H*r, W*r) in PyTorch's channel order:
-    out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact."""
-    return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), reference=_ref(reference))
+    out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact.
+    out: optional C-contiguous, writeable result array (not sharing memory with x)."""
+    return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), out=out, reference=_ref(reference))
 
 
-def pixel_unshuffle(x, r, *, reference=None):
-    """(N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of pixel_shuffle. Bit-exact."""
-    return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), reference=_ref(reference))
+def pixel_unshuffle(x, r, *, out=None, reference=None):
+    """(N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of pixel_shuffle. Bit-exact.
+    out: as for pixel_shuffle."""
+    return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), out=out, reference=_ref(reference))
 
 
 def relu(x, *, reference=None):

@@ -1,12 +1,13 @@
 """What every super-resolution network shares: input normalisation, the
 receptive field used for tiling, and its description for weight files."""
 
+import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .. import ops
-from ..layers import Module
+from ..layers import Buffers, Module
 
 # Mean RGB of DIV2K's training images, the convention of EDSR-PyTorch, BasicSR and WDSR.
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
@@ -62,6 +63,7 @@ class SRNetwork(Module):
         self.n_colors = int(n_colors)
         self.normalization = normalization or Normalization()
         self.provenance = {}
+        self._local = threading.local()  # per-thread activation buffers (_buffers)
 
     def __call__(self, x):
         """Run the network on (N, n_colors, H, W) float32 images in [0, 1].
@@ -69,6 +71,22 @@ class SRNetwork(Module):
         Returns (N, n_colors, H*scale, W*scale), not clamped.
         """
         return self._from_net(self.forward_raw(self._to_net(x)))
+
+    def _buffers(self):
+        """This thread's activation buffers, kept from call to call: repeated
+        calls and tiles reuse memory that is already mapped (layers.Buffers).
+        Each thread has its own, so threads may share a network."""
+        local = self.__dict__.get("_local")
+        if local is None:  # a network built without SRNetwork.__init__ (copied, unpickled)
+            local = self._local = threading.local()
+        if not hasattr(local, "buffers"):
+            local.buffers = Buffers()
+        return local.buffers
+
+    def release_buffers(self):
+        """Free the calling thread's kept activation buffers (they come back,
+        at the size of the next call, when the network runs again)."""
+        self._buffers().clear()
 
     def _gain_and_mean(self):
         n = self.normalization

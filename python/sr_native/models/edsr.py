@@ -83,19 +83,24 @@ class EDSR(SRNetwork):
         return cls(scale, **{**PRESETS[preset], **overrides})
 
     def forward_raw(self, x):
-        buffers = Buffers()
-        h = self.head(x)
+        # Every activation lives in this thread's kept buffers; only the
+        # output is a new array.
+        buffers = self._buffers()
+        h = self.head(x, out=buffers.get("head", self.head.output_shape(x)))
         if self.body:
-            # First block writes a new array (h is kept for the global skip), the
-            # rest update it in place; the body conv adds into h.
+            # First block writes the body buffer (h is kept for the global skip),
+            # the rest update it in place; the body conv adds into h.
             r = self.body[0](h, buffers, out=buffers.get("body", h.shape))
             for block in self.body[1:]:
                 block(r, buffers, out=r)
             r = self.body_conv(r, residual=h, out=h)
         else:
-            r = self.body_conv(h, residual=h)
-        for conv, factor in zip(self.upsample, upsample_factors(self.scale)):
-            r = ops.pixel_shuffle(conv(r), factor)
+            r = self.body_conv(h, residual=h, out=buffers.get("body", h.shape))
+        for i, (conv, factor) in enumerate(zip(self.upsample, upsample_factors(self.scale))):
+            t = conv(r, out=buffers.get(f"upsample.{i}", conv.output_shape(r)))
+            n, c, hh, ww = t.shape
+            r = ops.pixel_shuffle(t, factor, out=buffers.get(f"shuffled.{i}", (n, c // factor**2, hh * factor,
+                                                                                  ww * factor)))
         return self.tail(r)
 
     def forward_raw_train(self, x):

@@ -118,13 +118,14 @@ class WDSR(SRNetwork):
         self.skip = Conv2d(n_colors, out, 5)
 
     def forward_raw(self, x):
-        buffers = Buffers()
-        r = self.head(x)
+        buffers = self._buffers()  # kept between calls; only the output is a new array
+        r = self.head(x, out=buffers.get("head", self.head.output_shape(x)))
         for block in self.body:
             block(r, buffers, out=r)  # in place: the head's output is not needed again
         # shuffle(a) + shuffle(b) == shuffle(a + b): add the skip branch in the
         # tail conv's epilogue and shuffle once.
-        return ops.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale)
+        skip = self.skip(x, out=buffers.get("skip", self.skip.output_shape(x)))
+        return ops.pixel_shuffle(self.tail(r, residual=skip, out=skip), self.scale)
 
     def forward_raw_train(self, x):
         cache = {"x": x, "blocks": []}
