@@ -162,8 +162,10 @@ def bench_scaling(args):
     gflop_per_px = count_conv_gflop(model, rng.random((1, 3, h0, w0), dtype=np.float32)) / (w0 * h0)
     for w, h in SCALING_SIZES:
         x = rng.random((1, 3, h, w), dtype=np.float32)
-        big = w * h > 1e6  # one run of the largest is enough
-        t = Timing.of("", lambda: model(x), repeat=1 if big else args.repeat, warmup=0 if big else 1)
+        big = w * h > 1e6  # two runs of the largest are enough
+        # The warm-up call maps the network's activation buffers, which it keeps
+        # (a process's first touch of fresh memory costs up to 10x on a VM).
+        t = Timing.of("", lambda: model(x), repeat=2 if big else args.repeat, warmup=1)
         print(f"  {f'{w}x{h}':<12}{t.median:>10.3f}{t.median / (w * h / 1e6):>12.2f}"
               f"{gflop_per_px * w * h / t.median:>10.1f}")
     x = rng.random((1, 3, 339, 510), dtype=np.float32)
