@@ -86,6 +86,13 @@ def test_readme_example_and_info_run_as_commands(tmp_path):
     info = subprocess.run([sys.executable, "-m", "sr_native", "info"], check=True, env=env,
                           capture_output=True, text=True).stdout
     assert "isa_active" in info and sr_native.get_isa() in info
+    for key in ("package", "cpu", "num_threads", "cuda_available", "shipped_models"):
+        assert key in info, key
+    if not sr_native.cuda_available():
+        assert sr_native.cuda_unavailable_reason() in info
+    version = subprocess.run([sys.executable, "-m", "sr_native", "--version"], check=True, env=env,
+                             capture_output=True, text=True).stdout
+    assert version.strip() == f"sr-native {sr_native.__version__}"
 
 
 def test_train_command_runs_and_resumes(tmp_path):

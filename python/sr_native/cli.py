@@ -18,6 +18,12 @@ import numpy as np
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
+def _version():
+    import sr_native
+
+    return sr_native.__version__
+
+
 def _inputs(paths):
     for p in map(Path, paths):
         if p.is_dir():
@@ -125,10 +131,28 @@ def cmd_eval(args):
     return 0
 
 
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def cmd_info(args):
     import sr_native
 
-    info = sr_native.build_info()
+    build = sr_native.build_info()
+    info = {"package": sr_native.__version__, "core_version": build.pop("version"), "cpu": _cpu_name(), **build}
+    info["cuda_available"] = sr_native.cuda_available()
+    if not info["cuda_available"]:
+        info["cuda_why_not"] = sr_native.cuda_unavailable_reason()
+    info["shipped_models"] = ", ".join(sr_native.shipped_models()) or "(none)"
     width = max(map(len, info))
     for key, value in info.items():
         print(f"{key:<{width}}  {value}")
@@ -137,6 +161,7 @@ def cmd_info(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="sr-native", description="Single-image super-resolution on the CPU.")
+    parser.add_argument("--version", action="version", version=f"sr-native {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("upscale", help="upscale images", description=(
@@ -211,7 +236,7 @@ def build_parser():
     ev.add_argument("-q", "--quiet", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
-    info = sub.add_parser("info", help="version, build options, CPU code path, threads")
+    info = sub.add_parser("info", help="version, build options, CPU, code path, threads, CUDA, models")
     info.set_defaults(func=cmd_info)
     return parser
 
