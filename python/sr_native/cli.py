@@ -24,6 +24,11 @@ def _version():
     return sr_native.__version__
 
 
+def _show_progress(args):
+    """Bars only for a person watching: not with --quiet, not when stderr is a file or pipe."""
+    return not args.quiet and sys.stderr.isatty()
+
+
 def _inputs(paths):
     for p in map(Path, paths):
         if p.is_dir():
@@ -76,6 +81,13 @@ def cmd_upscale(args):
             print(f"sr-native upscale: {exc}", file=sys.stderr)
             return 2
     tile = "auto" if args.tile is None else (None if args.tile == 0 else args.tile)
+    show = _show_progress(args)
+    # One image: a bar over its tiles; several: a bar over the images.
+    image_bar = None
+    if show and len(sources) > 1:
+        from tqdm import tqdm
+
+        image_bar = tqdm(total=len(sources), unit="image", desc="upscale")
     failed = 0
     for src in sources:
         try:
@@ -83,14 +95,23 @@ def cmd_upscale(args):
             if net is None:
                 out = sr_native.resize(arr, args.scale, method=args.method)
             else:
-                out = sr_native.upscale(arr, net.scale, model=net, tile=tile, self_ensemble=args.self_ensemble)
+                out = sr_native.upscale(arr, net.scale, model=net, tile=tile, self_ensemble=args.self_ensemble,
+                                        progress=show and image_bar is None)
             dst = _output_path(src, args.output, len(sources) > 1)
             Image.fromarray(out).save(dst)
-            if not args.quiet:
+            if not args.quiet and image_bar is None:
                 print(f"{src} ({arr.shape[1]}x{arr.shape[0]}) -> {dst} ({out.shape[1]}x{out.shape[0]})")
         except Exception as exc:  # one bad file does not stop a folder job
             failed += 1
-            print(f"sr-native upscale: {src}: {exc}", file=sys.stderr)
+            message = f"sr-native upscale: {src}: {exc}"
+            if image_bar is not None:
+                image_bar.write(message, file=sys.stderr)
+            else:
+                print(message, file=sys.stderr)
+        if image_bar is not None:
+            image_bar.update()
+    if image_bar is not None:
+        image_bar.close()
     return 1 if failed else 0
 
 
@@ -104,7 +125,7 @@ def cmd_train(args):
     if args.threads:
         sr_native.set_num_threads(args.threads)
     sr_native.train(args.data, out_dir=args.out, scale=args.scale, model=args.model, resume=args.resume,
-                    progress=not args.quiet, **options)
+                    progress=_show_progress(args), **options)
     return 0
 
 
@@ -117,7 +138,7 @@ def cmd_eval(args):
     baselines = [] if args.no_baselines else list(evaluation.BASELINES)
     result = evaluation.evaluate(args.data, args.scale, model=args.model, baselines=baselines,
                                  lr_folder=args.lr_folder, make_lr=args.make_lr,
-                                 self_ensemble=args.self_ensemble, progress=not args.quiet)
+                                 self_ensemble=args.self_ensemble, progress=_show_progress(args))
     sources = sorted({r["lr"] for r in result.rows})
     print(f"{args.data}  x{args.scale}  ({len(result.rows) // max(1, len(result.methods()))} images, "
           f"LR: {', '.join(sources)}; PSNR/SSIM on Y, {args.scale} px shaved)")
