@@ -108,3 +108,57 @@ def test_train_command_runs_and_resumes(tmp_path):
     lines = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert lines[-1].startswith("6,")
     assert sr_native.load_model(tmp_path / "run" / "model.safetensors").architecture == "wdsr"
+
+
+def test_folder_job_skips_done_images_and_resumes(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    out = tmp_path / "out"
+    args = ["upscale", str(folder), "-o", str(out), "--method", "bicubic", "--scale", "2"]
+    assert main(args) == 0
+    (out / "b.png").unlink()  # "interrupted" before b was written
+    stamp = (out / "a.png").stat().st_mtime_ns
+    assert main(args) == 0
+    assert "2 image(s) already done" in capsys.readouterr().out
+    assert (out / "b.png").exists() and (out / "a.png").stat().st_mtime_ns == stamp
+    assert main(args + ["--overwrite"]) == 0
+    assert (out / "a.png").stat().st_mtime_ns != stamp
+    assert not list(out.glob("*.part"))
+
+
+def test_format_exif_icc_and_16_bit(tmp_path, capsys):
+    from PIL import ImageCms
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    # EXIF orientation 6 (rotate 90 degrees clockwise to view): a 10x16 stored image is 16x10 upright.
+    stored = rng.integers(0, 256, (10, 16, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(stored).save(folder / "photo.jpg", exif=exif, icc_profile=icc, quality=95)
+    deep = (rng.integers(0, 65536, (7, 9))).astype(np.uint16)
+    Image.fromarray(deep).save(folder / "deep.png")
+    rgba = rng.integers(0, 256, (6, 6, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(folder / "alpha.png")
+    out = tmp_path / "out"
+    code = main(["upscale", str(folder), "-o", str(out), "--method", "bicubic", "--scale", "2", "--format", "jpg"])
+    assert code == 1  # alpha and 16 bits cannot go to JPEG: reported, the photo written
+    err = capsys.readouterr().err
+    assert "alpha channel" in err and "16 bits" in err and "2 of 3" in err
+    with Image.open(out / "photo.jpg") as im:
+        assert im.size == (20, 32)  # upright, then x2
+        assert im.info.get("icc_profile") == icc
+    assert main(["upscale", str(folder / "deep.png"), "-o", str(tmp_path / "deep_x2.png"), "--method", "bicubic",
+                 "--scale", "2"]) == 0
+    with Image.open(tmp_path / "deep_x2.png") as im:
+        got = np.asarray(im)
+    assert got.dtype == np.uint16 and got.shape == (14, 18)
+    np.testing.assert_array_equal(got, sr_native.resize(deep, 2))
+    assert main(["upscale", str(folder / "alpha.png"), "-o", str(tmp_path / "alpha_x2.png"), "--method",
+                 "bicubic", "--scale", "2"]) == 0
+    assert read(tmp_path / "alpha_x2.png").shape == (12, 12, 4)

@@ -37,29 +37,49 @@ def _inputs(paths):
             yield p
 
 
-def _output_path(src, out, many):
+def _output_path(src, out, many, fmt=None):
+    """Where src's result goes: into the folder `out` under src's name (with the
+    extension `fmt` when given), or the file `out` itself for one input."""
     out = Path(out)
     if many or out.is_dir() or out.suffix == "":
         out.mkdir(parents=True, exist_ok=True)
-        return out / src.name
+        name = src.name if not fmt else f"{src.stem}.{fmt.lstrip('.')}"
+        return out / name
     out.parent.mkdir(parents=True, exist_ok=True)
     return out
 
 
 def _read_image(path):
-    """HxW or HxWxC array in the file's own precision (8 or 16 bits)."""
-    from PIL import Image
+    """(array, save options): the pixels, upright (EXIF orientation applied), HxW
+    or HxWxC in the file's own precision (8 or 16 bits), and what to carry over
+    to the output file (the ICC profile)."""
+    from PIL import Image, ImageOps
 
     with Image.open(path) as im:
+        icc = im.info.get("icc_profile")
+        im = ImageOps.exif_transpose(im)
         if im.mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
             has_alpha = "A" in im.getbands() or "transparency" in im.info
             im = im.convert("RGBA" if has_alpha else "RGB")
-        return np.asarray(im)
+        return np.asarray(im), ({"icc_profile": icc} if icc else {})
+
+
+def _save_image(arr, dst, options):
+    from PIL import Image
+
+    img = Image.fromarray(arr)
+    if dst.suffix.lower() in (".jpg", ".jpeg"):
+        if img.mode in ("RGBA", "LA"):
+            raise ValueError(f"JPEG cannot keep the alpha channel; write {dst.stem}.png instead (--format png)")
+        if arr.dtype != np.uint8:
+            raise ValueError(f"JPEG holds 8 bits; write {dst.stem}.png or .tif to keep 16 bits")
+        options = {**options, "quality": 95}
+    tmp = dst.with_name(dst.name + ".part")  # a killed job leaves no half-written image under the real name
+    img.save(tmp, format=Image.registered_extensions().get(dst.suffix.lower()), **options)
+    tmp.replace(dst)
 
 
 def cmd_upscale(args):
-    from PIL import Image
-
     import sr_native
     from sr_native.upscaling import resolve_model
 
@@ -88,17 +108,22 @@ def cmd_upscale(args):
         from tqdm import tqdm
 
         image_bar = tqdm(total=len(sources), unit="image", desc="upscale")
-    failed = 0
+    failed = skipped = 0
     for src in sources:
+        dst = _output_path(src, args.output, len(sources) > 1, args.format)
+        if len(sources) > 1 and not args.overwrite and dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+            skipped += 1  # done by an earlier run of the same job
+            if image_bar is not None:
+                image_bar.update()
+            continue
         try:
-            arr = _read_image(src)
+            arr, save_options = _read_image(src)
             if net is None:
                 out = sr_native.resize(arr, args.scale, method=args.method)
             else:
                 out = sr_native.upscale(arr, net.scale, model=net, tile=tile, self_ensemble=args.self_ensemble,
                                         progress=show and image_bar is None)
-            dst = _output_path(src, args.output, len(sources) > 1)
-            Image.fromarray(out).save(dst)
+            _save_image(out, dst, save_options)
             if not args.quiet and image_bar is None:
                 print(f"{src} ({arr.shape[1]}x{arr.shape[0]}) -> {dst} ({out.shape[1]}x{out.shape[0]})")
         except Exception as exc:  # one bad file does not stop a folder job
@@ -112,6 +137,10 @@ def cmd_upscale(args):
             image_bar.update()
     if image_bar is not None:
         image_bar.close()
+    if skipped and not args.quiet:
+        print(f"sr-native upscale: {skipped} image(s) already done, skipped (--overwrite to redo them)")
+    if failed:
+        print(f"sr-native upscale: {failed} of {len(sources)} image(s) failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -199,6 +228,9 @@ def build_parser():
     up.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic; 0: whole image)")
     up.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (slower, +0.1 dB)")
     up.add_argument("--threads", type=int, default=0)
+    up.add_argument("--format", help="output extension for folder jobs (png, jpg, webp, tif); default: the input's")
+    up.add_argument("--overwrite", action="store_true",
+                    help="redo images whose output exists (a folder job skips them, so it can be resumed)")
     up.add_argument("--method", default=None, choices=["nearest", "bilinear", "bicubic", "lanczos3", "area"],
                     help="resize with this kernel instead of a network")
     up.add_argument("-q", "--quiet", action="store_true")
