@@ -74,3 +74,21 @@ def test_conv2d_out_rejects_unsafe_buffers(rng):
         ops.conv2d(x, w, out=ro)
     with pytest.raises(TypeError, match="out must be float32"):
         ops.conv2d(x, w, out=np.zeros((1, 4, 6, 6)))
+
+
+def test_unpickled_and_byte_swapped_arrays():
+    # An unpickled array carries its own dtype object: still float32 / uint8.
+    import pickle
+
+    import sr_native
+
+    x = pickle.loads(pickle.dumps(np.ones((1, 2, 5, 5), np.float32)))
+    w = pickle.loads(pickle.dumps(np.ones((3, 2, 3, 3), np.float32)))
+    assert ops.conv2d(x, w).shape == (1, 3, 5, 5)
+    img = pickle.loads(pickle.dumps(np.zeros((4, 6), np.uint8)))
+    assert sr_native.resize(img, 2).shape == (8, 12)
+    # Byte-swapped data is another type: a clear TypeError, never misread bytes.
+    with pytest.raises(TypeError, match=">f4"):
+        ops.conv2d(x.astype(">f4"), w)
+    with pytest.raises(TypeError, match=">u2"):
+        sr_native.resize(img.astype(">u2"), 2)

@@ -59,7 +59,7 @@ py::array float32_ndarray(const py::handle& obj, const char* op, const char* nam
         raise_type(std::string(op) + ": " + name + " must be a numpy.ndarray of float32, got " +
                    type_name(obj));
     auto arr = py::reinterpret_borrow<py::array>(obj);
-    if (!arr.dtype().is(py::dtype::of<float>()))
+    if (!is_dtype<float>(arr.dtype()))
         raise_type(std::string(op) + ": " + name + " must be float32, got " +
                    py::str(arr.dtype()).cast<std::string>() + " with shape " + shape_str(arr));
     return arr;

@@ -54,6 +54,13 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
 int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op);
 FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op);
 
+// dt is T's numpy type in native byte order. Compared by type, not by
+// identity: an unpickled array carries its own dtype object.
+template <typename T>
+bool is_dtype(const py::dtype& dt) {
+    return dt.num() == py::dtype::of<T>().num() && dt.attr("isnative").cast<bool>();
+}
+
 // True when the byte ranges of a and b intersect.
 bool overlaps(const py::array& a, const py::array& b);
 

@@ -21,9 +21,9 @@ py::array resize_py(const py::handle& image, int64_t out_h, int64_t out_w, doubl
     auto arr = py::reinterpret_borrow<py::array>(image);
     ResizeDtype dtype;
     int64_t elem;
-    if (arr.dtype().is(py::dtype::of<uint8_t>())) { dtype = ResizeDtype::u8; elem = 1; }
-    else if (arr.dtype().is(py::dtype::of<uint16_t>())) { dtype = ResizeDtype::u16; elem = 2; }
-    else if (arr.dtype().is(py::dtype::of<float>())) { dtype = ResizeDtype::f32; elem = 4; }
+    if (is_dtype<uint8_t>(arr.dtype())) { dtype = ResizeDtype::u8; elem = 1; }
+    else if (is_dtype<uint16_t>(arr.dtype())) { dtype = ResizeDtype::u16; elem = 2; }
+    else if (is_dtype<float>(arr.dtype())) { dtype = ResizeDtype::f32; elem = 4; }
     else
         raise_type(std::string(op) + ": image must be uint8, uint16 or float32, got " +
                    py::str(arr.dtype()).cast<std::string>() + " with shape " + shape_str(arr));

@@ -72,6 +72,17 @@ class SRNetwork(Module):
         """
         return self._from_net(self.forward_raw(self._to_net(x)))
 
+    def __getstate__(self):
+        # Pickled (to another process, a dask worker): weights and settings,
+        # not this process's activation buffers.
+        state = dict(self.__dict__)
+        state.pop("_local", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     def _buffers(self):
         """This thread's activation buffers, kept from call to call: repeated
         calls and tiles reuse memory that is already mapped (layers.Buffers).
