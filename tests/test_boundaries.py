@@ -30,15 +30,16 @@ def test_resize_view_too_large_to_copy_is_memory_error():
     import sr_native
 
     huge = as_strided(np.zeros(1, np.uint8), shape=(2**21, 2**21, 3), strides=(0, 0, 0))
-    with pytest.raises(MemoryError, match="resize: no memory for a contiguous copy of image"):
+    with pytest.raises(MemoryError, match="resize: a contiguous copy of image needs .* GiB"):
         sr_native.resize(huge, size=(4, 4))
 
 
 @pytest.mark.parametrize("name,fn", UNARY)
 def test_view_too_large_to_copy_is_memory_error(name, fn):
-    # 16 TiB described by a zero-stride view of 4 bytes: the contiguous copy fails.
+    # 16 TiB described by a zero-stride view of 4 bytes: the contiguous copy is
+    # refused before it is tried (more than the machine has).
     huge = as_strided(np.zeros(1, np.float32), shape=(1, 4, 2**20, 2**20), strides=(0, 0, 0, 0))
-    with pytest.raises(MemoryError, match=f"{name}: no memory for a contiguous copy of x"):
+    with pytest.raises(MemoryError, match=f"{name}: a contiguous copy of x needs .* GiB"):
         fn(huge)
 
 
@@ -92,3 +93,26 @@ def test_unpickled_and_byte_swapped_arrays():
         ops.conv2d(x.astype(">f4"), w)
     with pytest.raises(TypeError, match=">u2"):
         sr_native.resize(img.astype(">u2"), 2)
+
+
+def test_requests_beyond_available_memory_fail_before_allocating():
+    # Larger than what the system has left, smaller than the address space:
+    # a MemoryError naming the op, not an allocation the kernel would grant
+    # and then kill the process for filling.
+    import sr_native
+    from sr_native import _core
+
+    avail = _core.available_memory()
+    if avail < 0:
+        pytest.skip("this system does not report available memory")
+    side = int((2 * avail / 4 / 64) ** 0.5) + 1  # 64 channels of side x side floats: 2x what is available
+    x = np.broadcast_to(np.float32(0), (1, 1, side, side))  # no memory of its own
+    with pytest.raises(MemoryError, match=r"conv2d: a contiguous copy of x needs|conv2d: the result needs"):
+        ops.conv2d(x, np.zeros((64, 1, 1, 1), np.float32))
+    big = np.broadcast_to(np.float32(0), (1, 64 * 4, side // 2, side // 2))
+    with pytest.raises(MemoryError, match="available"):
+        ops.pixel_shuffle(big, 2)
+    with pytest.raises(MemoryError, match="upscale: .* GiB"):
+        side_img = int((2 * avail) ** 0.5) + 1
+        sr_native.upscale(np.broadcast_to(np.uint8(0), (side_img, side_img)), 2,
+                          model=sr_native.models.EDSR(2, n_feats=4, n_resblocks=0), tile=None)

@@ -2,7 +2,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <sstream>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 namespace sr_native::bind {
 
@@ -72,6 +77,7 @@ FloatArray float32_array(const py::handle& obj, const char* op, const char* name
 
 py::array c_contiguous(const py::array& arr, const char* op, const char* name) {
     if (arr.flags() & py::array::c_style) return arr;
+    check_available(static_cast<int64_t>(arr.nbytes()), op, (std::string("a contiguous copy of ") + name).c_str());
     // Not py::array::ensure: that returns a null array (and clears the error)
     // when the copy cannot be allocated.
     try {
@@ -130,12 +136,49 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
     }
 }
 
+int64_t available_memory_bytes() {
+#if defined(__linux__)
+    // MemAvailable (what can be allocated without swapping) plus free swap.
+    std::ifstream f("/proc/meminfo");
+    std::string key;
+    int64_t kb = 0, total = 0;
+    bool found = false;
+    while (f >> key >> kb) {
+        if (key == "MemAvailable:" || key == "SwapFree:") {
+            total += kb * 1024;
+            found = found || key == "MemAvailable:";
+        }
+        f.ignore(256, '\n');
+    }
+    if (found) return total;
+#endif
+#if defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) return static_cast<int64_t>(pages) * page;
+#endif
+    return -1;
+}
+
+void check_available(int64_t bytes, const char* op, const char* what) {
+    if (bytes < kCheckAvailableFrom) return;  // small: not worth reading /proc
+    const int64_t avail = available_memory_bytes();
+    if (avail >= 0 && bytes > avail) {
+        std::ostringstream s;
+        s.precision(3);
+        s << op << ": " << what << " needs " << bytes / double(int64_t{1} << 30) << " GiB but only "
+          << avail / double(int64_t{1} << 30) << " GiB of memory are available";
+        throw SizeOverflowError(s.str());
+    }
+}
+
 int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op) {
-    return checked_bytes(dims.begin(), dims.size(), elem_size, op) / elem_size;
+    const int64_t bytes = checked_bytes(dims.begin(), dims.size(), elem_size, op);
+    check_available(bytes, op);
+    return bytes / elem_size;
 }
 
 FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op) {
-    checked_bytes(shape.data(), shape.size(), sizeof(float), op);
+    check_available(checked_bytes(shape.data(), shape.size(), sizeof(float), op), op);
     std::vector<py::ssize_t> dims(shape.begin(), shape.end());
     return FloatArray(dims);
 }

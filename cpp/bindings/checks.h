@@ -49,8 +49,17 @@ void require_same_shape(const py::array& a, const py::array& b, const char* op,
 void require_shape(const py::array& a, const std::vector<int64_t>& dims, const char* op,
                    const char* name, const char* why);
 
+// Bytes this process could still allocate without the system running out
+// (Linux: MemAvailable + SwapFree), or -1 when the system does not say.
+int64_t available_memory_bytes();
+// MemoryError naming the op when `bytes` exceed that (checked from 64 MiB
+// up): Linux overcommits, so an oversized allocation would otherwise succeed
+// and the process be killed when it is filled.
+constexpr int64_t kCheckAvailableFrom = int64_t{64} << 20;
+void check_available(int64_t bytes, const char* op, const char* what = "the result");
+
 // Element count of a new array of these dims; MemoryError if its byte size
-// overflows what the address space can hold.
+// overflows what the address space can hold or exceeds available memory.
 int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op);
 FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op);
 

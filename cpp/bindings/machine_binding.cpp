@@ -30,6 +30,8 @@ double measure_fma_peak(double seconds) {
 void register_machine(py::module_& m) {
     m.def("measure_fma_peak", &measure_fma_peak, py::arg("seconds") = 0.3,
           "fp32 FMA GFLOP/s of this machine with the active ISA and thread count.");
+    m.def("available_memory", &available_memory_bytes,
+          "Bytes that can still be allocated (MemAvailable + SwapFree on Linux), or -1 if unknown.");
 }
 
 }  // namespace sr_native::bind

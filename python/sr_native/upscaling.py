@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _core
 from .models import SRNetwork
 
 # tile="auto" keeps one tile's activations under this many bytes. Peak memory of
@@ -71,6 +72,28 @@ def _check_image(arr):
         raise ValueError(f"upscale: image must have 1, 3 or 4 channels (gray, RGB, RGBA), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"upscale: image is empty, got shape {arr.shape}")
+
+
+def tile_bytes(model, tile_h, tile_w):
+    """Rough peak bytes of one tile's activations (with the receptive border)."""
+    r = model.receptive_radius
+    return int(4 * 1.25 * model.activation_floats_per_pixel() * (tile_h + 2 * r) * (tile_w + 2 * r))
+
+
+def _check_memory(net, arr, scale, tile_size):
+    """MemoryError before allocating, when the output and one tile's
+    activations would not fit the memory the system has left (on Linux an
+    oversized request would otherwise be granted, and the process killed
+    while filling it)."""
+    h, w = arr.shape[:2]
+    out_bytes = h * scale * w * scale * (arr.shape[2] if arr.ndim == 3 else 1) * arr.itemsize
+    need = out_bytes + tile_bytes(net, min(tile_size, h), min(tile_size, w))
+    avail = _core.available_memory()
+    if 0 <= avail < need:
+        gib = float(1 << 30)
+        raise MemoryError(f"upscale: a {w}x{h} image at x{scale} needs about {need / gib:.2f} GiB "
+                          f"(output {out_bytes / gib:.2f} GiB plus one tile's activations) but only "
+                          f"{avail / gib:.2f} GiB are available; use a smaller tile= or sr_native.dask")
 
 
 def _auto_tile(model):
@@ -158,7 +181,6 @@ def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensem
     colour = arr if arr.ndim == 2 else arr[..., : 1 if channels == 1 else 3]
     alpha = arr[..., 3] if channels == 4 else None
     peak = _DTYPE_MAX.get(arr.dtype, 1.0)
-    out = np.empty((h * scale, w * scale) + arr.shape[2:], arr.dtype)
 
     if tile == "auto":
         tile_size = _auto_tile(net)
@@ -168,6 +190,8 @@ def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensem
         tile_size = int(tile)
     else:
         raise ValueError(f"upscale: tile must be 'auto', None or a positive int, got {tile!r}")
+    _check_memory(net, arr, scale, tile_size)
+    out = np.empty((h * scale, w * scale) + arr.shape[2:], arr.dtype)
 
     pad = net.receptive_radius
     tiles = list(_tiles(h, w, tile_size))
