@@ -139,17 +139,23 @@ def test_progress_bar_runs(edsr2, image, capsys):
     (np.zeros((4, 4, 3), np.int32), TypeError, "uint8, uint16, float32 or float64"),
     (np.zeros((4, 4, 3), bool), TypeError, "uint8, uint16, float32 or float64"),
     ([[1, 2], [3, 4]], TypeError, "numpy array or a PIL image"),
+    (np.full((4, 4, 3), np.nan, np.float32), ValueError, "NaN or infinity"),
+    (np.array([[0.5, np.inf], [0.1, 0.2]]), ValueError, "NaN or infinity"),
 ])
 def test_bad_images(bad, exc, needle, edsr2):
     with pytest.raises(exc, match=needle):
         sr_native.upscale(bad, 2, model=edsr2)
 
 
-def test_bad_arguments(edsr2, image):
+def test_bad_arguments(edsr2, image, monkeypatch, tmp_path):
+    from sr_native import weights
+
     with pytest.raises(ValueError, match="does not match the model's scale 2"):
         sr_native.upscale(image, 3, model=edsr2)
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS", tmp_path)  # as if no weights shipped
     with pytest.raises(ValueError, match="model= is required"):
         sr_native.upscale(image, 2)
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="tile must be"):
         sr_native.upscale(image, 2, model=edsr2, tile=0)
     with pytest.raises(ValueError, match="not available"):
@@ -209,3 +215,42 @@ def test_tiling_with_winograd_layers(image):
     d = np.abs(sr_native.upscale(big, 2, model=model, tile=23).astype(int)
                - sr_native.upscale(big, 2, model=model, tile=None))
     assert d.max() <= 1 and (d > 0).mean() < 1e-3
+
+
+def test_views_and_tiny_images_equal_their_copies(edsr2, image):
+    # Non-contiguous, negative-stride and read-only inputs give the result of
+    # their contiguous copy; 1x1 and 1xN images work.
+    ro = image.copy()
+    ro.flags.writeable = False
+    for view in (image[::-1], image[:, ::2], image.transpose(1, 0, 2), ro, image[3:4, 5:6], image[2:3]):
+        np.testing.assert_array_equal(sr_native.upscale(view, 2, model=edsr2),
+                                      sr_native.upscale(np.ascontiguousarray(view), 2, model=edsr2))
+    assert sr_native.upscale(image[:1, :1], 2, model=edsr2).shape == (2, 2, 3)
+
+
+def test_threads_and_thread_counts_give_the_same_bits(edsr2, image):
+    # Several Python threads calling upscale at once on one model get the
+    # serial results; 1 and 2 kernel threads give bit-identical output.
+    import threading
+
+    inputs = [np.roll(image, 3 * i, axis=1) for i in range(4)]
+    serial = [sr_native.upscale(x, 2, model=edsr2, tile=12) for x in inputs]
+    results = [None] * 4
+
+    def work(i):
+        results[i] = sr_native.upscale(inputs[i], 2, model=edsr2, tile=12)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, serial):
+        np.testing.assert_array_equal(got, want)
+    before = sr_native.get_num_threads()
+    try:
+        sr_native.set_num_threads(1)
+        one = sr_native.upscale(image, 2, model=edsr2)
+    finally:
+        sr_native.set_num_threads(before)
+    np.testing.assert_array_equal(one, sr_native.upscale(image, 2, model=edsr2))

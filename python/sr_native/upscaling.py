@@ -72,6 +72,10 @@ def _check_image(arr):
         raise ValueError(f"upscale: image must have 1, 3 or 4 channels (gray, RGB, RGBA), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"upscale: image is empty, got shape {arr.shape}")
+    # Rejected rather than propagated: a NaN would spread over its tile's
+    # receptive field and become arbitrary integers in 8/16-bit output.
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"upscale: image contains NaN or infinity (shape {arr.shape}, dtype {arr.dtype})")
 
 
 def tile_bytes(model, tile_h, tile_w):
