@@ -162,3 +162,12 @@ def test_format_exif_icc_and_16_bit(tmp_path, capsys):
     assert main(["upscale", str(folder / "alpha.png"), "-o", str(tmp_path / "alpha_x2.png"), "--method",
                  "bicubic", "--scale", "2"]) == 0
     assert read(tmp_path / "alpha_x2.png").shape == (12, 12, 4)
+
+
+def test_bench_command(tmp_path, capsys):
+    path, _ = tiny_model_file(tmp_path, 2)
+    assert main(["bench", "--model", str(path), "--size", "24x17", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "24x17" in out and "GFLOP/s" in out and "median" in out
+    assert main(["bench", "--model", str(path), "--size", "big"]) == 2
+    assert "WxH" in capsys.readouterr().err

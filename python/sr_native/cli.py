@@ -3,6 +3,7 @@
     sr-native upscale IN... -o OUT [--scale 2] [--method bicubic]
     sr-native train DATA --out RUN [--scale 2] [--model edsr-baseline] [--resume]
     sr-native eval --data SET [--model M] [--scale 2] [--csv FILE]
+    sr-native bench [--model M] [--size WxH] [--threads N]
     sr-native info
 
 `upscale` runs a super-resolution network (the shipped model for the scale,
@@ -181,6 +182,63 @@ def cmd_eval(args):
     return 0
 
 
+def cmd_bench(args):
+    import time
+
+    import sr_native
+    from sr_native import ops
+    from sr_native.upscaling import resolve_model
+
+    if args.threads:
+        sr_native.set_num_threads(args.threads)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"sr-native bench: --size must be WxH, got {args.size!r}", file=sys.stderr)
+        return 2
+    try:
+        net = resolve_model(args.model, args.scale)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"sr-native bench: {exc}", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 3, h, w), dtype=np.float32)
+    # FLOPs of every convolution the network runs on this input.
+    flops = [0]
+    real, real_pair = ops.conv2d, ops.conv1x1_pair
+
+    def counting(x_, w_, *a, **k):
+        flops[0] += 2 * x_.shape[0] * w_.shape[0] * x_.shape[1] * w_.shape[2] * w_.shape[3] * x_.shape[2] * x_.shape[3]
+        return real(x_, w_, *a, **k)
+
+    def counting_pair(x_, w1, b1, w2, b2, **k):
+        flops[0] += 2 * x_.shape[0] * x_.shape[2] * x_.shape[3] * (w1.shape[0] * x_.shape[1] + w2.shape[0] * w1.shape[0])
+        return real_pair(x_, w1, b1, w2, b2, **k)
+
+    ops.conv2d, ops.conv1x1_pair = counting, counting_pair
+    try:
+        net(x)  # also the warm-up: maps the network's buffers
+    finally:
+        ops.conv2d, ops.conv1x1_pair = real, real_pair
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        net(x)
+        times.append(time.perf_counter() - t0)
+    med, best = float(np.median(times)), min(times)
+    info = net.info()
+    print(f"{info.architecture} x{info.scale} on {w}x{h}, {sr_native.get_num_threads()} threads, "
+          f"{sr_native.build_info()['isa_active']}")
+    print(f"  median {med * 1e3:.1f} ms, min {best * 1e3:.1f} ms over {args.repeat} runs; "
+          f"{flops[0] / 1e9:.1f} GFLOP of convolutions, {flops[0] / med / 1e9:.0f} GFLOP/s "
+          f"({w * h / 1e6 / med:.2f} Mpx/s in)")
+    if args.peak:
+        peak = sr_native._core.measure_fma_peak()
+        print(f"  measured fp32 FMA peak {peak:.0f} GFLOP/s: {100 * flops[0] / med / 1e9 / peak:.0f}% "
+              "(over 100% on the Winograd path, which does fewer multiplies than it is credited)")
+    return 0
+
+
 def _cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -288,6 +346,21 @@ def build_parser():
     ev.add_argument("--threads", type=int, default=0)
     ev.add_argument("-q", "--quiet", action="store_true")
     ev.set_defaults(func=cmd_eval)
+
+    be = sub.add_parser("bench", help="time a network on this machine", description=(
+        "Time a network's forward pass on a synthetic image (after one warm-up run): median and min, "
+        "GFLOP/s of its convolutions, megapixels per second. The comparisons with PyTorch, onnxruntime, "
+        "OpenCV and Pillow live in the repository's bench/ (python bench/run.py).\n\nexamples:\n"
+        "  sr-native bench                                  # the shipped x2 model on 510x339\n"
+        "  sr-native bench --model my.safetensors --size 1920x1080 --threads 2 --peak"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    be.add_argument("--model", help="shipped model name or weight file (default: the shipped model for the scale)")
+    be.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
+    be.add_argument("--size", default="510x339", help="input WxH (default 510x339)")
+    be.add_argument("--repeat", type=int, default=5)
+    be.add_argument("--threads", type=int, default=0)
+    be.add_argument("--peak", action="store_true", help="also measure the FMA peak and the share of it reached")
+    be.set_defaults(func=cmd_bench)
 
     info = sub.add_parser("info", help="version, build options, CPU, code path, threads, CUDA, models")
     info.set_defaults(func=cmd_info)
