@@ -171,3 +171,15 @@ def test_bench_command(tmp_path, capsys):
     assert "24x17" in out and "GFLOP/s" in out and "median" in out
     assert main(["bench", "--model", str(path), "--size", "big"]) == 2
     assert "WxH" in capsys.readouterr().err
+
+
+def test_glob_patterns_and_duplicates(tmp_path):
+    for sub_dir in ("a", "b"):
+        (tmp_path / sub_dir).mkdir()
+        Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / sub_dir / f"{sub_dir}.png")
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    pattern = str(tmp_path / "**" / "*.png")
+    assert main(["upscale", pattern, str(tmp_path / "a" / "a.png"), "-o", str(out), "--method", "bicubic",
+                 "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]

@@ -31,11 +31,24 @@ def _show_progress(args):
 
 
 def _inputs(paths):
-    for p in map(Path, paths):
+    """Files, folders (their images) and glob patterns (quoted, so the shell
+    leaves them alone; ** matches across folders), in order, each once."""
+    import glob
+
+    seen = set()
+    for arg in paths:
+        p = Path(arg)
         if p.is_dir():
-            yield from sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+        elif not p.exists() and glob.has_magic(arg):
+            found = sorted(Path(q) for q in glob.glob(arg, recursive=True)
+                           if Path(q).suffix.lower() in IMAGE_SUFFIXES)
         else:
-            yield p
+            found = [p]  # a missing file is reported when it is read
+        for q in found:
+            if q not in seen:
+                seen.add(q)
+                yield q
 
 
 def _output_path(src, out, many, fmt=None):
