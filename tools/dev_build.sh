@@ -8,3 +8,6 @@ cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" "$@" >/dev/null
 cmake --build build/dev -j2
 cp build/dev/_core*.so python/sr_native/
+# The shipped weights where an installed package has them (sr_native/weights/).
+mkdir -p python/sr_native/weights
+cp weights/*.safetensors python/sr_native/weights/ 2>/dev/null || true

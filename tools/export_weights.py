@@ -9,6 +9,7 @@ provenance, so what was shipped can always be traced to how far it trained.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ def main(argv=None):
         "config": cfg, "val_psnr_history": val, "command": args.command,
     }
     model.save(args.out)
+    os.chmod(args.out, 0o644)  # safetensors writes 0600; the package file is read by everyone
     print(f"{args.out}: {model.info().architecture} x{model.info().scale} at iteration {iteration}"
           f" of {cfg['iterations']}" + (f", last validation PSNR {val[-1][1]} dB" if val else ""))
 
