@@ -6,8 +6,11 @@
 # checking is off (the interpreter's own allocations would drown it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# pip builds the package in an isolated environment; this build needs its
+# own pybind11, CMake and Ninja (a fresh machine has only Python, pip and a compiler).
+python -m pip install --quiet "pybind11>=2.12" cmake ninja
 build=build/sanitize
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_NATIVE_SANITIZE=ON \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_NATIVE_SANITIZE=ON \
   -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 # A package tree of its own: the sources with the sanitized extension.
