@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # own pybind11, CMake and Ninja (a fresh machine has only Python, pip and a compiler).
 python -m pip install --quiet "pybind11>=2.12" cmake ninja
 build=build/sanitize
+# A build folder configured for another generator (an older run) is started afresh.
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=Ninja" "$build/CMakeCache.txt"; then
+  rm -rf "$build"
+fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_NATIVE_SANITIZE=ON \
   -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" >/dev/null
 cmake --build "$build" -j"$(nproc)"
