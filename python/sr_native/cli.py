@@ -89,7 +89,11 @@ def _save_image(arr, dst, options):
             raise ValueError(f"JPEG holds 8 bits; write {dst.stem}.png or .tif to keep 16 bits")
         options = {**options, "quality": 95}
     tmp = dst.with_name(dst.name + ".part")  # a killed job leaves no half-written image under the real name
-    img.save(tmp, format=Image.registered_extensions().get(dst.suffix.lower()), **options)
+    try:
+        img.save(tmp, format=Image.registered_extensions().get(dst.suffix.lower()), **options)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(dst)
 
 
@@ -124,13 +128,14 @@ def cmd_upscale(args):
         image_bar = tqdm(total=len(sources), unit="image", desc="upscale")
     failed = skipped = 0
     for src in sources:
-        dst = _output_path(src, args.output, len(sources) > 1, args.format)
-        if len(sources) > 1 and not args.overwrite and dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
-            skipped += 1  # done by an earlier run of the same job
-            if image_bar is not None:
-                image_bar.update()
-            continue
         try:
+            dst = _output_path(src, args.output, len(sources) > 1, args.format)
+            if (len(sources) > 1 and not args.overwrite and dst.exists() and src.exists()
+                    and dst.stat().st_mtime >= src.stat().st_mtime):
+                skipped += 1  # done by an earlier run of the same job
+                if image_bar is not None:
+                    image_bar.update()
+                continue
             arr, save_options = _read_image(src)
             if net is None:
                 out = sr_native.resize(arr, args.scale, method=args.method)
