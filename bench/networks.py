@@ -25,6 +25,7 @@ from common import Timing, measured_peak_gflops, optional, print_table, save_rat
 
 import sr_native  # noqa: E402
 from sr_native import ops  # noqa: E402
+from sr_native.models.base import count_conv_flops  # noqa: E402
 
 CONFIGS = {
     "edsr-baseline-x2": ("edsr", 2, {}),
@@ -35,27 +36,7 @@ CONFIGS = {
 
 
 def count_conv_gflop(model, x):
-    """Run the model once with ops.conv2d and ops.conv1x1_pair wrapped to add up
-    their FLOPs."""
-    total = [0]
-    real, real_pair = ops.conv2d, ops.conv1x1_pair
-
-    def counting(x_, w, *args, **kwargs):
-        n, c, h, wd = x_.shape
-        total[0] += 2 * n * w.shape[0] * c * w.shape[2] * w.shape[3] * h * wd
-        return real(x_, w, *args, **kwargs)
-
-    def counting_pair(x_, w1, b1, w2, b2, **kwargs):
-        n, c, h, wd = x_.shape
-        total[0] += 2 * n * h * wd * (w1.shape[0] * c + w2.shape[0] * w1.shape[0])
-        return real_pair(x_, w1, b1, w2, b2, **kwargs)
-
-    ops.conv2d, ops.conv1x1_pair = counting, counting_pair
-    try:
-        model(x)
-    finally:
-        ops.conv2d, ops.conv1x1_pair = real, real_pair
-    return total[0] / 1e9
+    return count_conv_flops(model, x) / 1e9
 
 
 def bench_network(name, torch, ort, args, workdir, peak):

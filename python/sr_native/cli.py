@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from .imagefiles import images_in, is_image
 
 
 def _version():
@@ -39,10 +39,9 @@ def _inputs(paths):
     for arg in paths:
         p = Path(arg)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            found = images_in(p)
         elif not p.exists() and glob.has_magic(arg):
-            found = sorted(Path(q) for q in glob.glob(arg, recursive=True)
-                           if Path(q).suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(Path(q) for q in glob.glob(arg, recursive=True) if is_image(q))
         else:
             found = [p]  # a missing file is reported when it is read
         for q in found:
@@ -204,7 +203,7 @@ def cmd_bench(args):
     import time
 
     import sr_native
-    from sr_native import ops
+    from sr_native.models.base import count_conv_flops
     from sr_native.upscaling import resolve_model
 
     if args.threads:
@@ -221,23 +220,7 @@ def cmd_bench(args):
         return 2
     rng = np.random.default_rng(0)
     x = rng.random((1, 3, h, w), dtype=np.float32)
-    # FLOPs of every convolution the network runs on this input.
-    flops = [0]
-    real, real_pair = ops.conv2d, ops.conv1x1_pair
-
-    def counting(x_, w_, *a, **k):
-        flops[0] += 2 * x_.shape[0] * w_.shape[0] * x_.shape[1] * w_.shape[2] * w_.shape[3] * x_.shape[2] * x_.shape[3]
-        return real(x_, w_, *a, **k)
-
-    def counting_pair(x_, w1, b1, w2, b2, **k):
-        flops[0] += 2 * x_.shape[0] * x_.shape[2] * x_.shape[3] * (w1.shape[0] * x_.shape[1] + w2.shape[0] * w1.shape[0])
-        return real_pair(x_, w1, b1, w2, b2, **k)
-
-    ops.conv2d, ops.conv1x1_pair = counting, counting_pair
-    try:
-        net(x)  # also the warm-up: maps the network's buffers
-    finally:
-        ops.conv2d, ops.conv1x1_pair = real, real_pair
+    flops = count_conv_flops(net, x)  # also the warm-up: maps the network's buffers
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
@@ -248,11 +231,11 @@ def cmd_bench(args):
     print(f"{info.architecture} x{info.scale} on {w}x{h}, {sr_native.get_num_threads()} threads, "
           f"{sr_native.build_info()['isa_active']}")
     print(f"  median {med * 1e3:.1f} ms, min {best * 1e3:.1f} ms over {args.repeat} runs; "
-          f"{flops[0] / 1e9:.1f} GFLOP of convolutions, {flops[0] / med / 1e9:.0f} GFLOP/s "
+          f"{flops / 1e9:.1f} GFLOP of convolutions, {flops / med / 1e9:.0f} GFLOP/s "
           f"({w * h / 1e6 / med:.2f} Mpx/s in)")
     if args.peak:
         peak = sr_native._core.measure_fma_peak()
-        print(f"  measured fp32 FMA peak {peak:.0f} GFLOP/s: {100 * flops[0] / med / 1e9 / peak:.0f}% "
+        print(f"  measured fp32 FMA peak {peak:.0f} GFLOP/s: {100 * flops / med / 1e9 / peak:.0f}% "
               "(over 100% on the Winograd path, which does fewer multiplies than it is credited)")
     return 0
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .imagefiles import IMAGE_SUFFIXES, images_in
 
 BASELINES = ("nearest", "bicubic", "lanczos3")
-IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}
 
 
 @dataclass
@@ -68,10 +68,6 @@ def _read(path):
         return np.asarray(im)
 
 
-def _images(folder):
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def mod_crop(img, scale):
     """The top-left part whose height and width are multiples of scale."""
     h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
@@ -114,7 +110,7 @@ def load_pairs(data, scale, *, lr_folder=None, make_lr=False):
             pairs.append(EvalPair(names.get(index, hr_path.stem), hr, lr, source))
     else:
         hr_dir = data / "HR" if (data / "HR").is_dir() else data
-        for hr_path in _images(hr_dir):
+        for hr_path in images_in(hr_dir):
             hr = mod_crop(_read(hr_path), scale)
             lr_path = _find_lr(Path(lr_folder), hr_path, scale) if lr_folder and not make_lr else None
             if lr_path is None:
@@ -140,7 +136,7 @@ def _srf_names(root):
     hr_dir = root / "HR"
     if not hr_dir.is_dir():
         return {}
-    return {f"{i + 1:03d}": p.stem for i, p in enumerate(_images(hr_dir))}
+    return {f"{i + 1:03d}": p.stem for i, p in enumerate(images_in(hr_dir))}
 
 
 def _find_lr(folder, hr_path, scale):

@@ -169,3 +169,28 @@ class SRNetwork(Module):
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.arch_args().items())
         return f"{type(self).__name__}({args}) with {self.num_parameters():,} parameters"
+
+
+def count_conv_flops(model, x):
+    """FLOPs of every convolution `model(x)` runs (2 * O * C * K * K * H * W
+    each; a fused 1x1 pair counts both halves), by running it once with
+    ops.conv2d and ops.conv1x1_pair wrapped. Not thread-safe: for benchmarks."""
+    total = [0]
+    conv, pair = ops.conv2d, ops.conv1x1_pair
+
+    def counting(x_, w, *args, **kwargs):
+        n, c, h, wd = x_.shape
+        total[0] += 2 * n * w.shape[0] * c * w.shape[2] * w.shape[3] * h * wd
+        return conv(x_, w, *args, **kwargs)
+
+    def counting_pair(x_, w1, b1, w2, b2, **kwargs):
+        n, c, h, wd = x_.shape
+        total[0] += 2 * n * h * wd * (w1.shape[0] * c + w2.shape[0] * w1.shape[0])
+        return pair(x_, w1, b1, w2, b2, **kwargs)
+
+    ops.conv2d, ops.conv1x1_pair = counting, counting_pair
+    try:
+        model(x)
+    finally:
+        ops.conv2d, ops.conv1x1_pair = conv, pair
+    return total[0]

@@ -12,16 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..imagefiles import IMAGE_SUFFIXES, images_in
 from ..resize import resize
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 def list_images(folder):
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no image folder at {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = images_in(folder, recursive=True)
     if not files:
         raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
     return files
