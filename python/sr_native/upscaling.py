@@ -36,9 +36,10 @@ def resolve_model(model, scale):
         default = DEFAULT_MODEL.format(scale=scale)
         if default in shipped_models():
             return load_model(default)
-        raise ValueError("upscale: model= is required: no trained weights ship with this version yet. "
-                         "Pass a loaded model, a path to a weight file (ours or a foreign checkpoint), "
-                         "or the name of a shipped model")
+        shipped = shipped_models()
+        raise ValueError(f"upscale: model= is required: no trained x{scale} weights ship with this version "
+                         f"(shipped: {', '.join(shipped) or 'none'}). Pass a loaded model, a path to a weight "
+                         "file (ours or a foreign checkpoint), or the name of a shipped model")
     if isinstance(model, SRNetwork):
         return model
     if isinstance(model, (str, Path)):
