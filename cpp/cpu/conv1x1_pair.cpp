@@ -25,33 +25,9 @@ namespace {
 
 constexpr int64_t kPiece = 128;         // pixels per piece (a multiple of every vector width)
 constexpr int64_t kItemsPerThread = 8;  // dynamic scheduling absorbs uneven cores
+constexpr int64_t kTap0 = 0;            // a 1x1 kernel's one tap
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// One layer over one piece: y[o][p] for all O outputs from xbuf[c][p].
-void layer(const conv2d_detail::ConvKernels& kr, const std::vector<float>& wpack, int R, int64_t O,
-           int64_t C, const float* xbuf, int64_t plane, int64_t w, const float* bias, bool relu,
-           const float* residual, float* y, int64_t y_cstride) {
-    static const int64_t kTap0 = 0;
-    conv2d_detail::FwdBlockArgs a;
-    a.xbuf = xbuf;
-    a.c = C;
-    a.plane = plane;
-    a.taps = &kTap0;
-    a.ntaps = 1;
-    a.w = w;
-    a.y_cstride = y_cstride;
-    a.res_scale = 1.0f;
-    a.relu = relu;
-    for (int64_t o0 = 0; o0 < O; o0 += R) {
-        a.wpack = wpack.data() + o0 * C;
-        a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
-        a.bias = bias ? bias + o0 : nullptr;
-        a.residual = residual ? residual + o0 * y_cstride : nullptr;
-        a.y = y + o0 * y_cstride;
-        kr.fwd_block(a);
-    }
-}
 
 }  // namespace
 
@@ -94,10 +70,25 @@ void conv1x1_pair_forward(const float* x, const float* w1, const float* b1, cons
                     xbuf = tail.data();
                     plane = kPiece;
                 }
-                layer(kr, pack1, R1, M, C, xbuf, plane, np, b1, true, nullptr, mid.data(), kPiece);
+                FwdBlockArgs a;
+                a.taps = &kTap0;
+                a.ntaps = 1;
+                a.w = np;
+                a.xbuf = xbuf;  // first layer: x -> the middle
+                a.c = C;
+                a.plane = plane;
+                Conv2dEpilogue e1;
+                e1.bias = b1;
+                e1.relu = true;
+                forward_blocks(kr, a, pack1.data(), R1, C, 0, M, e1, mid.data(), kPiece);
+                a.xbuf = mid.data();  // second layer: the middle -> y
+                a.c = M;
+                a.plane = kPiece;
                 const int64_t at = n * O * HW + p0;
-                layer(kr, pack2, R2, O, M, mid.data(), kPiece, np, b2, false,
-                      residual ? residual + at : nullptr, y + at, HW);
+                Conv2dEpilogue e2;
+                e2.bias = b2;
+                e2.residual = residual ? residual + at : nullptr;
+                forward_blocks(kr, a, pack2.data(), R2, M, 0, O, e2, y + at, HW);
             }
         }
     }

@@ -92,6 +92,22 @@ std::vector<float> conv2d_detail::pack_weights(const float* w, int64_t O, int64_
     return wpack;
 }
 
+void conv2d_detail::forward_blocks(const ConvKernels& kr, FwdBlockArgs a, const float* wpack, int R,
+                                   int64_t ckk, int64_t o_begin, int64_t o_end, const Conv2dEpilogue& e,
+                                   float* y, int64_t y_cstride) {
+    a.y_cstride = y_cstride;
+    a.res_scale = e.res_scale;
+    a.relu = e.relu;
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += R) {
+        a.wpack = wpack + o0 * ckk;
+        a.r = static_cast<int>(std::min<int64_t>(R, o_end - o0));
+        a.bias = e.bias ? e.bias + o0 : nullptr;
+        a.residual = e.residual ? e.residual + o0 * y_cstride : nullptr;
+        a.y = y + o0 * y_cstride;
+        kr.fwd_block(a);
+    }
+}
+
 namespace {
 
 // 1x1 convolutions need no padding, so the tiles read x in place: each
@@ -106,7 +122,6 @@ void forward_1x1(const conv2d_detail::ConvKernels& kr, const float* x, const flo
     const int64_t N = s.n, C = s.c, O = s.o, HW = s.h * s.w;
     const int64_t L = kr.lanes;
     const int R = choose_block(kr, O, HW, C);
-    const int64_t nblocks = ceil_div(O, R);
     const std::vector<float> wpack = pack_weights(w, O, C, 1, R);
 
     const int64_t full = HW / L * L;  // pixels read in place
@@ -152,19 +167,10 @@ void forward_1x1(const conv2d_detail::ConvKernels& kr, const float* x, const flo
                     a.plane = L;
                 }
                 a.w = p1 - p0;
-                for (int64_t b = 0; b < nblocks; ++b) {
-                    const int64_t o0 = b * R;
-                    const int64_t at = (n * O + o0) * HW + p0;
-                    a.wpack = wpack.data() + o0 * C;
-                    a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
-                    a.bias = e.bias ? e.bias + o0 : nullptr;
-                    a.residual = e.residual ? e.residual + at : nullptr;
-                    a.y = y + at;
-                    a.y_cstride = HW;
-                    a.res_scale = e.res_scale;
-                    a.relu = e.relu;
-                    kr.fwd_block(a);
-                }
+                const int64_t at = n * O * HW + p0;  // output channel 0 of this piece
+                Conv2dEpilogue ep = e;
+                ep.residual = e.residual ? e.residual + at : nullptr;
+                forward_blocks(kr, a, wpack.data(), R, C, 0, O, ep, y + at, HW);
             }
         }
     }
@@ -256,26 +262,17 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
                 for (int64_t kh = 0; kh < K; ++kh)
                     for (int64_t kw = 0; kw < K; ++kw)
                         taps[kh * K + kw] = ((oh + kh) % K) * wp + kw;
-                for (int64_t b = b0; b < b1; ++b) {
-                    const int64_t o0 = b * R;
-                    const int64_t at = (n * O + o0) * HW + oh * W;
-                    FwdBlockArgs a;
-                    a.xbuf = ring;
-                    a.c = C;
-                    a.plane = plane;
-                    a.taps = taps;
-                    a.ntaps = KK;
-                    a.w = W;
-                    a.wpack = wpack.data() + o0 * C * KK;
-                    a.r = static_cast<int>(std::min<int64_t>(R, O - o0));
-                    a.bias = e.bias ? e.bias + o0 : nullptr;
-                    a.residual = e.residual ? e.residual + at : nullptr;
-                    a.y = y + at;
-                    a.y_cstride = HW;
-                    a.res_scale = e.res_scale;
-                    a.relu = e.relu;
-                    kr.fwd_block(a);
-                }
+                FwdBlockArgs a;
+                a.xbuf = ring;
+                a.c = C;
+                a.plane = plane;
+                a.taps = taps;
+                a.ntaps = KK;
+                a.w = W;
+                const int64_t at = n * O * HW + oh * W;  // output channel 0 of this row
+                Conv2dEpilogue ep = e;
+                ep.residual = e.residual ? e.residual + at : nullptr;
+                forward_blocks(kr, a, wpack.data(), R, C * KK, b0 * R, std::min(O, b1 * R), ep, y + at, HW);
             }
         }
     }

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sr_native/kernels.h"
+
 namespace sr_native::conv2d_detail {
 
 // Forward: one block of r output channels over one output row.
@@ -118,6 +120,13 @@ ConvKernels conv2d_active_kernels();
 // [block][c][tap][r] (conv2d.cpp).
 int choose_block(const ConvKernels& k, int64_t o, int64_t w, int64_t ckk);
 std::vector<float> pack_weights(const float* w, int64_t O, int64_t C, int64_t KK, int R);
+
+// Runs fwd_block for the output channels [o_begin, o_end) (multiples of R
+// but the last) over the row or pixel span that `a` describes (xbuf, c,
+// plane, taps, ntaps, w). y and e.residual point at output channel 0 of that
+// row; channel o is o * y_cstride further. Bias and ReLU from e.
+void forward_blocks(const ConvKernels& kr, FwdBlockArgs a, const float* wpack, int R, int64_t ckk,
+                    int64_t o_begin, int64_t o_end, const Conv2dEpilogue& e, float* y, int64_t y_cstride);
 
 // The channels-last dw tile (index into dwt_ov / dwt_rc / dwt_tile) that pads
 // O and C least, and its rough cost in cycles per pixel (conv2d_backward.cpp).
