@@ -189,4 +189,26 @@ bool overlaps(const py::array& a, const py::array& b) {
     return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
 }
 
+FloatArray result_array(const py::object& out_obj, const std::vector<int64_t>& shape, const char* op,
+                        const char* out_name, const char* why, std::initializer_list<const py::array*> inputs,
+                        const char* inputs_desc) {
+    if (out_obj.is_none()) return new_float_array(shape, op);
+    FloatArray y = float32_inplace(out_obj, op, out_name);
+    require_shape(y, shape, op, out_name, why);
+    for (const py::array* in : inputs)
+        if (in && overlaps(y, *in))
+            raise_value(std::string(op) + ": " + out_name + " must not share memory with " + inputs_desc);
+    return y;
+}
+
+FloatArray addend_array(const py::object& obj, const FloatArray& result, const char* op, const char* name,
+                        const char* out_name, const char* why) {
+    FloatArray a = float32_array(obj, op, name);
+    std::vector<int64_t> shape(result.shape(), result.shape() + result.ndim());
+    require_shape(a, shape, op, name, why);
+    if (a.data() != result.data() && overlaps(a, result))
+        raise_value(std::string(op) + ": " + name + " may be " + out_name + " itself but must not partly overlap it");
+    return a;
+}
+
 }  // namespace sr_native::bind

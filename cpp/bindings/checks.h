@@ -73,4 +73,19 @@ bool is_dtype(const py::dtype& dt) {
 // True when the byte ranges of a and b intersect.
 bool overlaps(const py::array& a, const py::array& b);
 
+// A kernel's result: a new array of `shape`, or the caller's `out_obj`
+// (written in place: reusing buffers saves a fresh allocation's page faults),
+// checked to be float32, C-contiguous, writeable, of that shape (`why` says
+// where it comes from) and to share no memory with `inputs` (named by
+// `inputs_desc` in the error).
+FloatArray result_array(const py::object& out_obj, const std::vector<int64_t>& shape, const char* op,
+                        const char* out_name, const char* why, std::initializer_list<const py::array*> inputs,
+                        const char* inputs_desc);
+
+// An array added to the result as it is written (a residual): of the result's
+// shape, and either the result itself or disjoint from it (the kernel reads
+// each value just before writing the same position).
+FloatArray addend_array(const py::object& obj, const FloatArray& result, const char* op, const char* name,
+                        const char* out_name, const char* why);
+
 }  // namespace sr_native::bind

@@ -49,24 +49,10 @@ FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::ob
         require_shape(b, {s.o}, op, "b", "(w's output channels)");
         e.bias = b.data();
     }
-    FloatArray y;
-    if (out_obj.is_none()) {
-        y = new_float_array({s.n, s.o, s.h, s.w}, op);
-    } else {
-        // Written in place: reusing buffers across layers saves the page faults
-        // of a fresh allocation per layer.
-        y = float32_inplace(out_obj, op, "out");
-        require_shape(y, {s.n, s.o, s.h, s.w}, op, "out", "(the output's shape)");
-        if (overlaps(y, x) || overlaps(y, w) || (e.bias && overlaps(y, b)))
-            raise_value(std::string(op) + ": out must not share memory with x, w or b");
-    }
+    FloatArray y = result_array(out_obj, {s.n, s.o, s.h, s.w}, op, "out", "(the output's shape)",
+                                {&x, &w, e.bias ? &b : nullptr}, "x, w or b");
     if (!residual_obj.is_none()) {
-        residual = float32_array(residual_obj, op, "residual");
-        require_shape(residual, {s.n, s.o, s.h, s.w}, op, "residual", "(the output's shape)");
-        // The kernel reads residual[i] just before writing y[i]: the same array works,
-        // any other overlap would read values already overwritten.
-        if (residual.data() != y.data() && overlaps(residual, y))
-            raise_value(std::string(op) + ": residual may be out itself but must not partly overlap it");
+        residual = addend_array(residual_obj, y, op, "residual", "out", "(the output's shape)");
         e.residual = residual.data();
     }
     {
@@ -86,24 +72,11 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
     FloatArray dy = float32_array(dy_obj, op, "dy");
     const Conv2dShape s = conv_shape(x, w, op);
     require_shape(dy, {s.n, s.o, s.h, s.w}, op, "dy", "(the conv2d output's shape)");
-    FloatArray dx;
-    if (dx_out_obj.is_none()) {
-        dx = new_float_array({s.n, s.c, s.h, s.w}, op);
-    } else {
-        dx = float32_inplace(dx_out_obj, op, "dx_out");
-        require_shape(dx, {s.n, s.c, s.h, s.w}, op, "dx_out", "(x's shape)");
-        if (overlaps(dx, x) || overlaps(dx, w) || overlaps(dx, dy))
-            raise_value(std::string(op) + ": dx_out must not share memory with x, w or dy");
-    }
+    FloatArray dx = result_array(dx_out_obj, {s.n, s.c, s.h, s.w}, op, "dx_out", "(x's shape)", {&x, &w, &dy},
+                                 "x, w or dy");
     FloatArray dx_residual;
-    if (!dx_residual_obj.is_none()) {
-        dx_residual = float32_array(dx_residual_obj, op, "dx_residual");
-        require_shape(dx_residual, {s.n, s.c, s.h, s.w}, op, "dx_residual", "(x's shape)");
-        // Read just before each write: the same array works, a partial overlap would not.
-        if (dx_residual.data() != dx.data() && overlaps(dx_residual, dx))
-            raise_value(std::string(op) +
-                        ": dx_residual may be dx_out itself but must not partly overlap it");
-    }
+    if (!dx_residual_obj.is_none())
+        dx_residual = addend_array(dx_residual_obj, dx, op, "dx_residual", "dx_out", "(x's shape)");
     const float* res = dx_residual_obj.is_none() ? nullptr : dx_residual.data();
     FloatArray dw = new_float_array({s.o, s.c, s.k, s.k}, op);
     FloatArray db = new_float_array({s.o}, op);
@@ -145,22 +118,11 @@ FloatArray conv1x1_pair(const py::object& x_obj, const py::object& w1_obj, const
         b2 = float32_array(b2_obj, op, "b2");
         require_shape(b2, {s.o}, op, "b2", "(w2's output channels)");
     }
-    FloatArray y;
-    if (out_obj.is_none()) {
-        y = new_float_array({s.n, s.o, s1.h, s1.w}, op);
-    } else {
-        y = float32_inplace(out_obj, op, "out");
-        require_shape(y, {s.n, s.o, s1.h, s1.w}, op, "out", "(the output's shape)");
-        if (overlaps(y, x) || overlaps(y, w1) || overlaps(y, w2) || (!b1_obj.is_none() && overlaps(y, b1)) ||
-            (!b2_obj.is_none() && overlaps(y, b2)))
-            raise_value(std::string(op) + ": out must not share memory with x, w1, w2, b1 or b2");
-    }
-    if (!residual_obj.is_none()) {
-        residual = float32_array(residual_obj, op, "residual");
-        require_shape(residual, {s.n, s.o, s1.h, s1.w}, op, "residual", "(the output's shape)");
-        if (residual.data() != y.data() && overlaps(residual, y))
-            raise_value(std::string(op) + ": residual may be out itself but must not partly overlap it");
-    }
+    FloatArray y = result_array(out_obj, {s.n, s.o, s1.h, s1.w}, op, "out", "(the output's shape)",
+                                {&x, &w1, &w2, b1_obj.is_none() ? nullptr : &b1, b2_obj.is_none() ? nullptr : &b2},
+                                "x, w1, w2, b1 or b2");
+    if (!residual_obj.is_none())
+        residual = addend_array(residual_obj, y, op, "residual", "out", "(the output's shape)");
     const float* pb1 = b1_obj.is_none() ? nullptr : b1.data();
     const float* pb2 = b2_obj.is_none() ? nullptr : b2.data();
     const float* pres = residual_obj.is_none() ? nullptr : residual.data();

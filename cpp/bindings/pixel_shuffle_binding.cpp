@@ -11,16 +11,6 @@ void check_factor(int64_t r, const char* op) {
         raise_value(std::string(op) + ": r must be an integer from 1 to 64, got " + std::to_string(r));
 }
 
-// A new result, or `out` checked to have its shape and not to overlap x.
-FloatArray result_array(const py::object& out_obj, const FloatArray& x, const std::vector<int64_t>& shape,
-                        const char* op) {
-    if (out_obj.is_none()) return new_float_array(shape, op);
-    FloatArray y = float32_inplace(out_obj, op, "out");
-    require_shape(y, shape, op, "out", "(the result's shape)");
-    if (overlaps(y, x)) raise_value(std::string(op) + ": out must not share memory with x");
-    return y;
-}
-
 FloatArray pixel_shuffle_py(const py::object& x_obj, int64_t r, const py::object& out_obj, bool reference) {
     const char* op = "pixel_shuffle";
     check_factor(r, op);
@@ -31,8 +21,8 @@ FloatArray pixel_shuffle_py(const py::object& x_obj, int64_t r, const py::object
     if (c % (r * r) != 0)
         raise_value(std::string(op) + ": channels must be divisible by r*r = " +
                     std::to_string(r * r) + ", got x shape " + shape_str(x));
-    FloatArray y = result_array(out_obj, x, {n, c / (r * r), checked_numel({h, r}, 1, op),
-                                             checked_numel({w, r}, 1, op)}, op);
+    FloatArray y = result_array(out_obj, {n, c / (r * r), checked_numel({h, r}, 1, op),
+                                          checked_numel({w, r}, 1, op)}, op, "out", "(the result's shape)", {&x}, "x");
     {
         py::gil_scoped_release release;
         const int ri = static_cast<int>(r);
@@ -52,7 +42,8 @@ FloatArray pixel_unshuffle_py(const py::object& x_obj, int64_t r, const py::obje
     if (h % r != 0 || w % r != 0)
         raise_value(std::string(op) + ": height and width must be divisible by r = " +
                     std::to_string(r) + ", got x shape " + shape_str(x));
-    FloatArray y = result_array(out_obj, x, {n, checked_numel({c, r, r}, 1, op), h / r, w / r}, op);
+    FloatArray y = result_array(out_obj, {n, checked_numel({c, r, r}, 1, op), h / r, w / r}, op, "out",
+                                "(the result's shape)", {&x}, "x");
     {
         py::gil_scoped_release release;
         const int ri = static_cast<int>(r);
