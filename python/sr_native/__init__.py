@@ -5,11 +5,13 @@ Public entry points:
   sr_native.ops                          the float32 NCHW kernels (conv2d, pixel shuffle, ...)
   sr_native.ref                          the same ops through the plain reference kernels
   sr_native.build_info()                 how the extension was built and which code path runs
+  sr_native.cuda                         the optional GPU path (device arrays, DLPack)
 """
 
 from importlib.metadata import PackageNotFoundError, version as _dist_version
 
-from . import _core, metrics, models, ops, ref
+from . import _core, cuda, metrics, models, ops, ref
+from .cuda import cuda_available, cuda_unavailable_reason
 from .resize import resize
 from .training import train
 from .upscaling import upscale
@@ -29,16 +31,6 @@ def build_info():
     march_native, cuda.
     """
     return dict(_core.build_info())
-
-
-def cuda_available():
-    """Whether the CUDA kernels can run here. This build has none (CPU only)."""
-    return False
-
-
-def cuda_unavailable_reason():
-    """Why cuda_available() is False, in words."""
-    return "this build of sr_native has no CUDA support (it was built without SR_NATIVE_CUDA=ON)"
 
 
 def get_num_threads():
@@ -75,7 +67,7 @@ def supported_isas():
 
 
 __all__ = [
-    "build_info", "cuda_available", "cuda_unavailable_reason", "get_isa", "get_num_threads",
+    "build_info", "cuda", "cuda_available", "cuda_unavailable_reason", "get_isa", "get_num_threads",
     "load_model", "metrics", "models", "ops", "ref", "resize", "set_isa", "set_num_threads",
     "shipped_models", "supported_isas", "train", "upscale", "__version__",
 ]

@@ -113,8 +113,8 @@ def cmd_upscale(args):
                   file=sys.stderr)
             return 2
         try:
-            net = resolve_model(args.model, int(args.scale))
-        except (ValueError, FileNotFoundError) as exc:
+            net = resolve_model(args.model, int(args.scale)).to(args.device)
+        except (ValueError, FileNotFoundError, sr_native.cuda.CudaUnavailableError) as exc:
             print(f"sr-native upscale: {exc}", file=sys.stderr)
             return 2
     tile = "auto" if args.tile is None else (None if args.tile == 0 else args.tile)
@@ -172,7 +172,7 @@ def cmd_train(args):
     if args.threads:
         sr_native.set_num_threads(args.threads)
     sr_native.train(args.data, out_dir=args.out, scale=args.scale, model=args.model, resume=args.resume,
-                    progress=_show_progress(args), **options)
+                    progress=_show_progress(args), device=args.device, **options)
     return 0
 
 
@@ -278,7 +278,8 @@ def build_parser():
         "scale unless --model says otherwise), or with a plain resize (--method).\n\nexamples:\n"
         "  sr-native upscale photo.png -o photo_x2.png --scale 2\n"
         "  sr-native upscale photos/ -o out/ --scale 2 --model my_run/model.safetensors --threads 2\n"
-        "  sr-native upscale photo.png -o photo_bicubic.png --scale 2 --method bicubic"),
+        "  sr-native upscale photo.png -o photo_bicubic.png --scale 2 --method bicubic\n"
+        "  sr-native upscale big.tif -o big_x2.tif --scale 2 --device cuda    # the CUDA build, on a GPU"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     up.add_argument("inputs", nargs="+", help="image files or folders")
     up.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
@@ -287,6 +288,8 @@ def build_parser():
     up.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic; 0: whole image)")
     up.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (slower, +0.1 dB)")
     up.add_argument("--threads", type=int, default=0)
+    up.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the network runs (cuda: the CUDA build and an NVIDIA GPU)")
     up.add_argument("--format", help="output extension for folder jobs (png, jpg, webp, tif); default: the input's")
     up.add_argument("--overwrite", action="store_true",
                     help="redo images whose output exists (a folder job skips them, so it can be resumed)")
@@ -321,7 +324,9 @@ def build_parser():
     tr.add_argument("--val-every", type=int, default=1000)
     tr.add_argument("--checkpoint-every", type=int, default=1000)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--threads", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=0, help="CPU threads (kernels, and patch making on the GPU)")
+    tr.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the network trains (cuda: the CUDA build and an NVIDIA GPU)")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     tr.add_argument("-q", "--quiet", action="store_true")
     tr.set_defaults(func=cmd_train)

@@ -9,7 +9,14 @@ Module or a list of Modules contributes its own names under `<name>.` /
 
 import numpy as np
 
-from . import ops
+from . import cuda, ops
+
+
+def _move(array, device):
+    """array as a numpy array (device "cpu") or a DeviceArray ("cuda")."""
+    if array is None:
+        return None
+    return cuda.to_device(array) if device == "cuda" else cuda.to_host(array)
 
 
 class Conv2d:
@@ -48,6 +55,11 @@ class Conv2d:
     def output_shape(self, x):
         return (x.shape[0], self.out_channels, x.shape[2], x.shape[3])
 
+    def to(self, device):
+        """Move the weight and bias to "cpu" (numpy) or "cuda" (DeviceArrays), in place."""
+        self.weight, self.bias = _move(self.weight, device), _move(self.bias, device)
+        return self
+
     def named_parameters(self, prefix):
         yield prefix + "weight", self.weight
         if self.bias is not None:
@@ -66,8 +78,14 @@ class Buffers:
     overwritten).
     """
 
-    def __init__(self):
+    def __init__(self, device="cpu"):
         self._arrays = {}
+        self.device = device  # "cpu": numpy arrays; "cuda": DeviceArrays
+
+    @classmethod
+    def like(cls, array):
+        """Empty buffers on the device of `array` (numpy: "cpu", DeviceArray: "cuda")."""
+        return cls("cuda" if cuda.is_device_array(array) else "cpu")
 
     def get(self, name, shape):
         shape = tuple(int(d) for d in shape)
@@ -75,8 +93,8 @@ class Buffers:
         flat = self._arrays.get(name)
         if flat is None or flat.size < size:
             self._arrays.pop(name, None)  # release before allocating the bigger one
-            flat = self._arrays[name] = np.empty(size, np.float32)
-        return flat[:size].reshape(shape)
+            flat = self._arrays[name] = cuda.empty((size,)) if self.device == "cuda" else np.empty(size, np.float32)
+        return flat.prefix(shape) if self.device == "cuda" else flat[:size].reshape(shape)
 
     def nbytes(self):
         return sum(a.nbytes for a in self._arrays.values())
@@ -117,10 +135,28 @@ class Module:
             if value.shape != param.shape:
                 raise ValueError(f"{source}: {key} has shape {value.shape}, the model expects {param.shape}")
         for key, param in own.items():
-            param[...] = np.asarray(state[key], dtype=np.float32)
+            if cuda.is_device_array(param):
+                param.copy_(np.asarray(cuda.to_host(state[key]), dtype=np.float32))
+            else:
+                param[...] = np.asarray(cuda.to_host(state[key]), dtype=np.float32)
+
+    def to(self, device):
+        """Move every parameter to "cpu" (numpy arrays) or "cuda" (DeviceArrays), in place; returns self."""
+        device = cuda.check_device(device, f"{type(self).__name__}.to")
+        for value in vars(self).values():
+            _to(value, device)
+        return self
 
     def num_parameters(self):
         return int(sum(p.size for _, p in self.named_parameters()))
+
+
+def _to(value, device):
+    if isinstance(value, (Conv2d, Module)):
+        value.to(device)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _to(item, device)
 
 
 def _walk(value, prefix):

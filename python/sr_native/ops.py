@@ -11,12 +11,19 @@ whole network run on the reference kernels.
 
 Gradient convention: backward functions return fresh arrays; dx is the
 gradient of the input, dw/db/dalpha those of the parameters.
+
+GPU: every op also takes sr_native.cuda.DeviceArrays (the CUDA build) and then
+runs its CUDA kernel, with the same checks and results within the tolerances
+stated in tests/test_cuda_ops.py. All array arguments must then be on the GPU
+(channel_affine's per-channel scale and shift may stay numpy). The reference
+kernels are CPU-only: reference=True with DeviceArrays raises ValueError.
 """
 
 import contextlib
 import threading
 
 from . import _core
+from . import cuda as _cuda_path
 
 _state = threading.local()
 
@@ -38,6 +45,18 @@ def _ref(reference):
     return getattr(_state, "reference", False) if reference is None else bool(reference)
 
 
+def _on_gpu(*arrays):
+    """True when any argument is a DeviceArray: the op then runs on the GPU."""
+    return any(_cuda_path.is_device_array(a) for a in arrays)
+
+
+def _gpu(op, reference):
+    """The CUDA module's `op` (reference kernels exist only on the CPU)."""
+    if reference:
+        raise ValueError(f"{op}: the reference kernels run on the CPU; pass numpy arrays for reference=True")
+    return getattr(_cuda_path._cuda, op)
+
+
 def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, out=None, reference=None):
     """2-D convolution, stride 1, zero "same" padding, with a fused epilogue.
 
@@ -55,6 +74,9 @@ def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, out=None, 
     Returns:
         y (N, O, H, W) = residual + res_scale * act(conv(x, w) + b).
     """
+    if _on_gpu(x, w, b, residual, out):
+        return _gpu("conv2d", reference)(x, w, b, relu=bool(relu), residual=residual,
+                                         res_scale=float(res_scale), out=out)
     return _core.conv2d(x, w, b, relu=bool(relu), residual=residual,
                         res_scale=float(res_scale), out=out, reference=_ref(reference))
 
@@ -72,6 +94,8 @@ def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, reference=None):
     Returns:
         (dx, dw, db) with the shapes of x (N, C, H, W), w (O, C, K, K) and b (O,).
     """
+    if _on_gpu(x, w, dy, dx_residual, dx_out):
+        return _gpu("conv2d_backward", reference)(x, w, dy, dx_residual=dx_residual, dx_out=dx_out)
     return _core.conv2d_backward(x, w, dy, dx_residual=dx_residual, dx_out=dx_out,
                                  reference=_ref(reference))
 
@@ -88,6 +112,8 @@ def conv1x1_pair(x, w1, b1, w2, b2, *, residual=None, out=None, reference=None):
         b1: (M,) or None; b2: (O,) or None.
         residual, out: as for conv2d (out may be residual itself).
     """
+    if _on_gpu(x, w1, b1, w2, b2, residual, out):
+        return _gpu("conv1x1_pair", reference)(x, w1, b1, w2, b2, residual=residual, out=out)
     return _core.conv1x1_pair(x, w1, b1, w2, b2, residual=residual, out=out, reference=_ref(reference))
 
 
@@ -95,17 +121,23 @@ def pixel_shuffle(x, r, *, out=None, reference=None):
     """(N, C*r*r, H, W) -> (N, C, H*r, W*r) in PyTorch's channel order:
     out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact.
     out: optional C-contiguous, writeable result array (not sharing memory with x)."""
+    if _on_gpu(x, out):
+        return _gpu("pixel_shuffle", reference)(x, _factor(r, "pixel_shuffle"), out=out)
     return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), out=out, reference=_ref(reference))
 
 
 def pixel_unshuffle(x, r, *, out=None, reference=None):
     """(N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of pixel_shuffle. Bit-exact.
     out: as for pixel_shuffle."""
+    if _on_gpu(x, out):
+        return _gpu("pixel_unshuffle", reference)(x, _factor(r, "pixel_unshuffle"), out=out)
     return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), out=out, reference=_ref(reference))
 
 
 def relu(x, *, reference=None):
     """max(x, 0), any shape."""
+    if _on_gpu(x):
+        return _gpu("relu", reference)(x)
     return _core.relu(x, reference=_ref(reference))
 
 
@@ -114,51 +146,71 @@ def relu_backward(x, dy, *, out=None, reference=None):
 
     out: optional C-contiguous, writeable array of x's shape to write dx into;
     it may be x or dy itself (in place)."""
+    if _on_gpu(x, dy, out):
+        return _gpu("relu_backward", reference)(x, dy, out=out)
     return _core.relu_backward(x, dy, out=out, reference=_ref(reference))
 
 
 def prelu(x, alpha, *, reference=None):
     """x where x > 0, else alpha[c] * x; x is (N, C, ...), alpha (1,) or (C,)."""
+    if _on_gpu(x, alpha):
+        return _gpu("prelu", reference)(x, alpha)
     return _core.prelu(x, alpha, reference=_ref(reference))
 
 
 def prelu_backward(x, alpha, dy, *, reference=None):
     """(dx, dalpha) of prelu."""
+    if _on_gpu(x, alpha, dy):
+        return _gpu("prelu_backward", reference)(x, alpha, dy)
     return _core.prelu_backward(x, alpha, dy, reference=_ref(reference))
 
 
 def l1_loss(pred, target, *, reference=None):
     """mean(|pred - target|) as a Python float (accumulated in double)."""
+    if _on_gpu(pred, target):
+        return _gpu("l1_loss", reference)(pred, target)
     return _core.l1_loss(pred, target, reference=_ref(reference))
 
 
 def l1_loss_backward(pred, target, grad_scale=1.0, *, reference=None):
     """grad_scale * d l1_loss / d pred = grad_scale * sign(pred - target) / count."""
+    if _on_gpu(pred, target):
+        return _gpu("l1_loss_backward", reference)(pred, target, float(grad_scale))
     return _core.l1_loss_backward(pred, target, float(grad_scale), reference=_ref(reference))
 
 
 def mse_loss(pred, target, *, reference=None):
     """mean((pred - target)**2) as a Python float (accumulated in double)."""
+    if _on_gpu(pred, target):
+        return _gpu("mse_loss", reference)(pred, target)
     return _core.mse_loss(pred, target, reference=_ref(reference))
 
 
 def mse_loss_backward(pred, target, grad_scale=1.0, *, reference=None):
     """grad_scale * 2 * (pred - target) / count."""
+    if _on_gpu(pred, target):
+        return _gpu("mse_loss_backward", reference)(pred, target, float(grad_scale))
     return _core.mse_loss_backward(pred, target, float(grad_scale), reference=_ref(reference))
 
 
 def add_scaled(a, b, alpha=1.0, *, reference=None):
     """a + alpha * b, same shapes."""
+    if _on_gpu(a, b):
+        return _gpu("add_scaled", reference)(a, b, float(alpha))
     return _core.add_scaled(a, b, float(alpha), reference=_ref(reference))
 
 
 def channel_affine(x, scale, shift, *, reference=None):
     """x * scale[c] + shift[c] on (N, C, H, W): input normalisation (mean shift)."""
+    if _on_gpu(x):
+        return _gpu("channel_affine", reference)(x, scale, shift)
     return _core.channel_affine(x, scale, shift, reference=_ref(reference))
 
 
 def channel_sum(x, *, reference=None):
     """Sum over N, H and W of (N, C, H, W): (C,). Bias gradients."""
+    if _on_gpu(x):
+        return _gpu("channel_sum", reference)(x)
     return _core.channel_sum(x, reference=_ref(reference))
 
 
@@ -169,9 +221,23 @@ def adam_step(param, grad, m, v, *, lr, step, beta1=0.9, beta2=0.999, eps=1e-8,
     param, m and v must be C-contiguous, writeable float32 arrays of one shape;
     step counts from 1.
     """
+    if _on_gpu(param, grad, m, v):
+        return _gpu("adam_step", reference)(param, grad, m, v, lr=float(lr), beta1=float(beta1),
+                                            beta2=float(beta2), eps=float(eps), weight_decay=float(weight_decay),
+                                            step=_int(step, "adam_step", "step"))
     _core.adam_step(param, grad, m, v, lr=float(lr), beta1=float(beta1), beta2=float(beta2),
                     eps=float(eps), weight_decay=float(weight_decay), step=_int(step, "adam_step", "step"),
                     reference=_ref(reference))
+
+
+def sum_squares(x):
+    """sum(x * x) as a Python float, accumulated in double (gradient clipping's norm)."""
+    if _on_gpu(x):
+        return _gpu("sum_squares", False)(x)
+    import numpy as np
+
+    flat = np.asarray(x, dtype=np.float32).ravel()
+    return float(np.dot(flat.astype(np.float64), flat))
 
 
 def _int(value, op, name):

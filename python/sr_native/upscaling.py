@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _core
+from . import _core, cuda
 from .models import SRNetwork
 
 # tile="auto" keeps one tile's activations under this many bytes. Peak memory of
@@ -24,6 +24,9 @@ from .models import SRNetwork
 # weights. For a 3840x2160 RGB uint8 image at x2 through EDSR-baseline: 25 MB in,
 # 100 MB out, 512 MB of activations.
 AUTO_TILE_BUDGET_BYTES = 512 * 1024 * 1024
+
+# On the GPU tiles are far larger: a 1920x1080 input through EDSR-baseline x2 in one tile.
+GPU_TILE_BUDGET_MAX_BYTES = 16 * 1024**3
 
 _DTYPE_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -64,6 +67,17 @@ def _to_array(image):
     return image, lambda out: out
 
 
+def _copy_to(net, device):
+    """A copy of a network on `device` (same architecture, weights and provenance)."""
+    from .models import build
+
+    info = net.info()
+    clone = build(info.architecture, info.scale, normalization=info.normalization, **info.arch_args)
+    clone.load_state_dict(net.state_dict(), source="the network to copy")
+    clone.provenance = dict(net.provenance)
+    return clone.to(device)
+
+
 def _check_image(arr):
     if arr.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise TypeError(f"upscale: image dtype must be uint8, uint16, float32 or float64, got {arr.dtype}")
@@ -101,13 +115,22 @@ def _check_memory(net, arr, scale, tile_size):
                           f"{avail / gib:.2f} GiB are available; use a smaller tile= or sr_native.dask")
 
 
-def _auto_tile(model):
+def _auto_tile(model, budget=AUTO_TILE_BUDGET_BYTES):
     """Largest square tile core whose padded activations fit the budget."""
     per_pixel = 4 * 1.25 * model.activation_floats_per_pixel()  # margin for numpy temporaries
-    side = int((AUTO_TILE_BUDGET_BYTES / per_pixel) ** 0.5)
+    side = int((budget / per_pixel) ** 0.5)
     core = side - 2 * model.receptive_radius
     core = max(core, model.receptive_radius)  # never all overlap
     return core
+
+
+def _gpu_tile_budget():
+    """Activation bytes for one tile on the GPU: half of its free memory (the
+    rest for the stream-ordered pool's slack, cuDNN-free as we are, and other
+    processes), at most GPU_TILE_BUDGET_MAX_BYTES so one tile never
+    monopolises a large card for little gain."""
+    free = cuda.device_info()["memory_free"]
+    return max(min(free // 2, GPU_TILE_BUDGET_MAX_BYTES), 64 << 20)
 
 
 def _tiles(h, w, tile):
@@ -139,17 +162,22 @@ def _untransform(y, transpose, flip_y, flip_x):
     return y
 
 
-def _run(model, x, self_ensemble):
-    if not self_ensemble:
+def _run(model, x, self_ensemble, device="cpu"):
+    def net(x):
+        if device == "cuda":  # the tile goes up, its output comes back
+            return model(cuda.to_device(x)).to_numpy()
         return model(x)
+
+    if not self_ensemble:
+        return net(x)
     acc = None
     for t in _ENSEMBLE:
-        y = _untransform(model(_transform(x, *t)), *t)
+        y = _untransform(net(_transform(x, *t)), *t)
         acc = y.astype(np.float64) if acc is None else acc + y
     return (acc / len(_ENSEMBLE)).astype(np.float32)
 
 
-def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensemble=False, progress=False):
+def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemble=False, progress=False):
     """Upscale an image with a super-resolution network.
 
     Args:
@@ -160,7 +188,11 @@ def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensem
             checkpoint), or the name of a shipped model.
         tile: "auto" (bounded memory, see AUTO_TILE_BUDGET_BYTES), None (whole
             image at once), or the tile core size in input pixels.
-        device: "cpu" ("cuda" needs the optional CUDA build).
+        device: "cpu" or "cuda" (the optional CUDA build and an NVIDIA GPU);
+            None: where `model` is (a network moved with .to("cuda") runs
+            on the GPU), else the CPU. On the GPU the image stays in host
+            memory and tiles stream through the GPU, so its size is limited
+            by host memory; tile="auto" sizes tiles by the GPU's free memory.
         self_ensemble: average the 8 flips and transposes (EDSR's "+" results).
         progress: show a progress bar over tiles.
 
@@ -171,11 +203,15 @@ def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensem
     """
     arr, wrap = _to_array(image)
     _check_image(arr)
-    if device != "cpu":
-        from . import cuda_unavailable_reason
-
-        raise ValueError(f"upscale: device {device!r} is not available: {cuda_unavailable_reason()}")
+    if device is not None:
+        device = cuda.check_device(device, "upscale")
     net = resolve_model(model, scale)
+    if device is None:
+        device = net.on_device
+    if net.on_device != device:
+        # The caller's network stays where it is; a copy runs on the other
+        # device. One loaded here from a name or path simply moves.
+        net = _copy_to(net, device) if net is model else net.to(device)
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale != net.scale:
         raise ValueError(f"upscale: scale {scale!r} does not match the model's scale {net.scale}")
     if net.n_colors != 3:
@@ -188,7 +224,7 @@ def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensem
     peak = _DTYPE_MAX.get(arr.dtype, 1.0)
 
     if tile == "auto":
-        tile_size = _auto_tile(net)
+        tile_size = _auto_tile(net, _gpu_tile_budget() if device == "cuda" else AUTO_TILE_BUDGET_BYTES)
     elif tile is None:
         tile_size = max(h, w)
     elif isinstance(tile, (int, np.integer)) and not isinstance(tile, bool) and tile >= 1:
@@ -208,7 +244,7 @@ def upscale(image, scale=2, *, model=None, tile="auto", device="cpu", self_ensem
         if peak != 1.0:
             x /= np.float32(peak)
         x = np.ascontiguousarray(np.broadcast_to(x, x.shape[:2] + (3,)).transpose(2, 0, 1))[None]
-        y = _run(net, x, self_ensemble)[0]
+        y = _run(net, x, self_ensemble, device)[0]
         y = y[:, (y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
         if colour.ndim == 2 or colour.shape[2] == 1:
             y = y.mean(axis=0, keepdims=True)

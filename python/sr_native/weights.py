@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cuda import to_host
 from .models import ARCHITECTURES, DIV2K_MEAN, EDSR, WDSR, Normalization
 
 FORMAT = "sr_native/1"
@@ -45,7 +46,7 @@ def save_model(model, path, *, provenance=None):
         "pixel_shuffle_order": SHUFFLE_ORDER,
         "provenance": json.dumps(prov),
     }
-    tensors = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+    tensors = {k: np.ascontiguousarray(to_host(v)) for k, v in model.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)

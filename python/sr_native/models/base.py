@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .. import ops
+from .. import cuda, ops
 from ..layers import Buffers, Module
 
 # Mean RGB of DIV2K's training images, the convention of EDSR-PyTorch, BasicSR and WDSR.
@@ -63,6 +63,7 @@ class SRNetwork(Module):
         self.n_colors = int(n_colors)
         self.normalization = normalization or Normalization()
         self.provenance = {}
+        self.device = "cpu"  # where the parameters are: "cpu" (numpy) or "cuda" (DeviceArrays)
         self._local = threading.local()  # per-thread activation buffers (_buffers)
 
     def __call__(self, x):
@@ -72,11 +73,34 @@ class SRNetwork(Module):
         """
         return self._from_net(self.forward_raw(self._to_net(x)))
 
+    def to(self, device):
+        """Move the parameters to "cpu" or "cuda", in place (like torch's Module.to); returns self.
+
+        On "cuda" the network takes and returns sr_native.cuda.DeviceArrays,
+        and sr_native.upscale(..., model=net) runs it on the GPU.
+        """
+        device = cuda.check_device(device, f"{type(self).__name__}.to")
+        if device != self.on_device:
+            super().to(device)
+            self.device = device
+            self._local = threading.local()  # buffers of the old device are dropped
+        return self
+
+    @property
+    def on_device(self):
+        return self.__dict__.get("device", "cpu")
+
+    def new_buffers(self):
+        """Empty scratch buffers on this network's device."""
+        return Buffers(self.on_device)
+
     def __getstate__(self):
         # Pickled (to another process, a dask worker): weights and settings,
-        # not this process's activation buffers.
+        # not this process's activation buffers; GPU weights travel as numpy.
         state = dict(self.__dict__)
         state.pop("_local", None)
+        if self.on_device != "cpu":
+            raise TypeError(f"{type(self).__name__}: move the network to the CPU (net.to('cpu')) before pickling")
         return state
 
     def __setstate__(self, state):
@@ -91,7 +115,7 @@ class SRNetwork(Module):
         if local is None:  # a network built without SRNetwork.__init__ (copied, unpickled)
             local = self._local = threading.local()
         if not hasattr(local, "buffers"):
-            local.buffers = Buffers()
+            local.buffers = self.new_buffers()
         return local.buffers
 
     def release_buffers(self):

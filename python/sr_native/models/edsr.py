@@ -25,7 +25,7 @@ class ResBlock(Module):
 
     def __call__(self, x, buffers=None, out=None):
         """x + res_scale * conv2(relu(conv1(x))); out may be x itself (in place)."""
-        buffers = buffers or Buffers()
+        buffers = buffers or Buffers.like(x)
         t = self.conv1(x, relu=True, out=buffers.get("block", self.conv1.output_shape(x)))
         return self.conv2(t, residual=x, res_scale=self.res_scale, out=out)
 
@@ -39,7 +39,7 @@ class ResBlock(Module):
         """dL/dx given dL/dy, written over dy (which must be the caller's own
         scratch); parameter gradients go into grads."""
         x, t = cache
-        buffers = buffers or Buffers()
+        buffers = buffers or Buffers.like(dy)
         scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
         dt = self.conv2.backward(t, scaled, grads, prefix + "conv2.",
                                  dx_out=buffers.get("block_grad", t.shape))
@@ -129,7 +129,7 @@ class EDSR(SRNetwork):
             d = self.upsample[j].backward(cache["up_in"][j], du, grads, f"upsample.{j}.")
         dh = d  # global skip: body_conv's residual is h
         d = self.body_conv.backward(cache["body_out"], d, grads, "body_conv.")
-        buffers = Buffers()
+        buffers = self.new_buffers()
         for i in reversed(range(len(self.body))):
             d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
         dh = dh + d

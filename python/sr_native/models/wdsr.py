@@ -26,7 +26,7 @@ class BlockA(Module):
         self.res_scale = res_scale
 
     def __call__(self, x, buffers=None, out=None):
-        buffers = buffers or Buffers()
+        buffers = buffers or Buffers.like(x)
         wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
         return self.conv2(wide, residual=x, res_scale=self.res_scale, out=out)
 
@@ -37,7 +37,7 @@ class BlockA(Module):
     def backward(self, dy, cache, grads, prefix, buffers=None):
         """dL/dx given dL/dy, written over dy (the caller's own scratch)."""
         x, wide = cache
-        buffers = buffers or Buffers()
+        buffers = buffers or Buffers.like(dy)
         scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
         dwide = self.conv2.backward(wide, scaled, grads, prefix + "conv2.",
                                     dx_out=buffers.get("wide_grad", wide.shape))
@@ -55,7 +55,7 @@ class BlockB(Module):
         self.res_scale = res_scale
 
     def __call__(self, x, buffers=None, out=None):
-        buffers = buffers or Buffers()
+        buffers = buffers or Buffers.like(x)
         # The 1x1 pair in one pass: the wide middle stays in cache (same bits
         # as conv2(relu(conv1(x)))).
         low = ops.conv1x1_pair(x, self.conv1.weight, self.conv1.bias, self.conv2.weight, self.conv2.bias,
@@ -70,7 +70,7 @@ class BlockB(Module):
     def backward(self, dy, cache, grads, prefix, buffers=None):
         """dL/dx given dL/dy, written over dy (the caller's own scratch)."""
         x, wide, low = cache
-        buffers = buffers or Buffers()
+        buffers = buffers or Buffers.like(dy)
         scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
         dlow = self.conv3.backward(low, scaled, grads, prefix + "conv3.",
                                    dx_out=buffers.get("low_grad", low.shape))
@@ -140,7 +140,7 @@ class WDSR(SRNetwork):
         du = ops.pixel_unshuffle(dy, self.scale)  # feeds both the tail and the skip conv
         self.skip.backward(cache["x"], du, grads, "skip.")
         d = self.tail.backward(cache["tail_in"], du, grads, "tail.")
-        buffers = Buffers()
+        buffers = self.new_buffers()
         for i in reversed(range(len(self.body))):
             d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
         self.head.backward(cache["x"], d, grads, "head.")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics, ops
+from .. import cuda, metrics, ops
 from ..models import ModelInfo, Normalization, build
 from ..upscaling import upscale
 from .data import PairSet, PatchSampler
@@ -112,9 +112,16 @@ class Adam:
     """Adam moments for every parameter; the update itself is ops.adam_step."""
 
     def __init__(self, params):
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        self.m = {k: _zeros_like(p) for k, p in params.items()}
+        self.v = {k: _zeros_like(p) for k, p in params.items()}
         self.step = 0
+
+    def to(self, device):
+        """Move the moments to "cpu" or "cuda" (with the model they belong to)."""
+        move = cuda.to_device if device == "cuda" else cuda.to_host
+        self.m = {k: move(a) for k, a in self.m.items()}
+        self.v = {k: move(a) for k, a in self.v.items()}
+        return self
 
     def update(self, params, grads, lr):
         self.step += 1
@@ -122,9 +129,13 @@ class Adam:
             ops.adam_step(p, grads[k], self.m[k], self.v[k], lr=lr, step=self.step)
 
 
+def _zeros_like(p):
+    return cuda.zeros(p.shape) if cuda.is_device_array(p) else np.zeros_like(p)
+
+
 def clip_gradients(grads, max_norm):
     """Scale all gradients so their global L2 norm is at most max_norm; returns the norm."""
-    norm = math.sqrt(sum(float(np.dot(g.ravel().astype(np.float64), g.ravel())) for g in grads.values()))
+    norm = math.sqrt(sum(ops.sum_squares(g) for g in grads.values()))
     if max_norm > 0 and norm > max_norm:
         factor = np.float32(max_norm / (norm + 1e-6))
         for g in grads.values():
@@ -133,7 +144,10 @@ def clip_gradients(grads, max_norm):
 
 
 def training_step(model, adam, lr_batch, hr_batch, cfg, lr):
-    """One forward/backward/update; returns the loss."""
+    """One forward/backward/update; returns the loss. On a network moved to
+    the GPU, the (numpy) batches go up first."""
+    if model.on_device == "cuda":
+        lr_batch, hr_batch = cuda.to_device(lr_batch), cuda.to_device(hr_batch)
     y, cache = model.forward_train(lr_batch)
     if cfg.loss == "l1":
         loss, dy = ops.l1_loss(y, hr_batch), ops.l1_loss_backward(y, hr_batch)
@@ -160,9 +174,9 @@ def save_checkpoint(path, model, adam, rng, iteration, cfg, history):
 
     tensors = {}
     for k, p in model.state_dict().items():
-        tensors[f"param/{k}"] = np.ascontiguousarray(p)
-        tensors[f"adam_m/{k}"] = adam.m[k]
-        tensors[f"adam_v/{k}"] = adam.v[k]
+        tensors[f"param/{k}"] = np.ascontiguousarray(cuda.to_host(p))
+        tensors[f"adam_m/{k}"] = cuda.to_host(adam.m[k])
+        tensors[f"adam_v/{k}"] = cuda.to_host(adam.v[k])
     info = model.info()
     metadata = {
         "format": CHECKPOINT_FORMAT,
@@ -207,7 +221,8 @@ def load_checkpoint(path):
 
 # ------------------------------------------------------------------- the loop
 
-def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, progress=True, **options):
+def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, progress=True, device="cpu",
+          **options):
     """Train a network from a folder of HR images; returns the trained model.
 
     Writes to out_dir: checkpoint.safetensors (resumable), model.safetensors
@@ -216,7 +231,14 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     fields of TrainConfig (iterations, batch_size, patch_size, lr, lr_schedule,
     lr_step, lr_gamma, lr_min, loss, clip_grad, val_dir, val_every,
     checkpoint_every, seed, lr_folder, init_from, model_args).
+
+    device: "cpu" or "cuda" (the CUDA build and a GPU): where the network,
+    its gradients and Adam's moments live; batches are cut on the CPU and
+    uploaded each step. Not part of the run's definition: a run may resume on
+    the other device (results then differ in the last bits, as the kernels
+    sum in different orders).
     """
+    device = cuda.check_device(device, "train")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.safetensors"
@@ -235,6 +257,8 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
             print(f"train: initialised {len(copied)} tensors from {cfg.init_from}")
         adam, rng, start, history = Adam(net.state_dict()), np.random.default_rng(cfg.seed), 0, []
 
+    net.to(device)
+    adam.to(device)
     pairs = PairSet.from_folder(cfg.train_dir, cfg.scale, cfg.lr_folder or None, min_lr_size=cfg.patch_size)
     sampler = PatchSampler(pairs, cfg.patch_size, cfg.batch_size)
     val = PairSet.from_folder(cfg.val_dir, cfg.scale) if cfg.val_dir else None
@@ -275,7 +299,7 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
             bar.close()
     net.provenance = {"trained_by": "sr_native.train", "data": cfg.train_dir, "iterations": cfg.iterations,
                       "date": time.strftime("%Y-%m-%d"), "config": asdict(cfg)}
-    net.save(out / "model.safetensors")
+    net.save(out / "model.safetensors")  # weights come back from the GPU as they are written
     plot_history(history, out / "curves.png")
     return net
 
