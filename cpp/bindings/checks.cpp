@@ -2,8 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -11,13 +10,27 @@
 
 namespace sr_native::bind {
 
+// Messages are built with std::string and std::to_string, never iostreams:
+// built on the GPU machine's image (2026-11-23), a module's stream
+// formatting crashed in a process that had loaded another libstdc++.
+namespace {
+std::string dims_str(const int64_t* dims, size_t n) {
+    std::string s = "(";
+    for (size_t i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+    if (n == 1) s += ",";
+    return s + ")";
+}
+
+std::string gib_str(int64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", bytes / double(int64_t{1} << 30));
+    return buf;
+}
+}  // namespace
+
 std::string shape_str(const py::array& a) {
-    std::ostringstream s;
-    s << "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-    if (a.ndim() == 1) s << ",";
-    s << ")";
-    return s.str();
+    std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
+    return dims_str(dims.data(), dims.size());
 }
 
 std::string type_name(const py::handle& obj) {
@@ -46,11 +59,8 @@ int64_t checked_bytes(const int64_t* dims, size_t ndim, int64_t elem_size, const
     for (size_t i = 0; i < ndim; ++i) {
         if (dims[i] < 0 || mul_overflows(total, dims[i], &total) ||
             total > PTRDIFF_MAX / 2) {
-            std::ostringstream s;
-            s << op << ": an array of shape (";
-            for (size_t j = 0; j < ndim; ++j) s << (j ? ", " : "") << dims[j];
-            s << ") would need more memory than can be addressed";
-            throw SizeOverflowError(s.str());
+            throw SizeOverflowError(std::string(op) + ": an array of shape " + dims_str(dims, ndim) +
+                                    " would need more memory than can be addressed");
         }
     }
     return total;
@@ -128,29 +138,30 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
     bool same = a.ndim() == static_cast<py::ssize_t>(dims.size());
     for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == dims[i];
     if (!same) {
-        std::ostringstream s;
-        s << op << ": " << name << " must have shape (";
-        for (size_t i = 0; i < dims.size(); ++i) s << (i ? ", " : "") << dims[i];
-        s << (dims.size() == 1 ? ",)" : ")") << " " << why << ", got " << shape_str(a);
-        raise_value(s.str());
+        raise_value(std::string(op) + ": " + name + " must have shape " + dims_str(dims.data(), dims.size()) +
+                    " " + why + ", got " + shape_str(a));
     }
 }
 
 int64_t available_memory_bytes() {
 #if defined(__linux__)
     // MemAvailable (what can be allocated without swapping) plus free swap.
-    std::ifstream f("/proc/meminfo");
-    std::string key;
-    int64_t kb = 0, total = 0;
-    bool found = false;
-    while (f >> key >> kb) {
-        if (key == "MemAvailable:" || key == "SwapFree:") {
-            total += kb * 1024;
-            found = found || key == "MemAvailable:";
+    if (FILE* f = std::fopen("/proc/meminfo", "r")) {
+        char line[256];
+        long long kb = 0;
+        int64_t total = 0;
+        bool found = false;
+        while (std::fgets(line, sizeof line, f)) {
+            if (std::sscanf(line, "MemAvailable: %lld", &kb) == 1) {
+                total += int64_t{kb} * 1024;
+                found = true;
+            } else if (std::sscanf(line, "SwapFree: %lld", &kb) == 1) {
+                total += int64_t{kb} * 1024;
+            }
         }
-        f.ignore(256, '\n');
+        std::fclose(f);
+        if (found) return total;
     }
-    if (found) return total;
 #endif
 #if defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)
     const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -163,11 +174,8 @@ void check_available(int64_t bytes, const char* op, const char* what) {
     if (bytes < kCheckAvailableFrom) return;  // small: not worth reading /proc
     const int64_t avail = available_memory_bytes();
     if (avail >= 0 && bytes > avail) {
-        std::ostringstream s;
-        s.precision(3);
-        s << op << ": " << what << " needs " << bytes / double(int64_t{1} << 30) << " GiB but only "
-          << avail / double(int64_t{1} << 30) << " GiB of memory are available";
-        throw SizeOverflowError(s.str());
+        throw SizeOverflowError(std::string(op) + ": " + what + " needs " + gib_str(bytes) + " GiB but only " +
+                                gib_str(avail) + " GiB of memory are available");
     }
 }
 

@@ -3,7 +3,6 @@
 #include <cuda_runtime.h>
 
 #include <cstring>
-#include <sstream>
 
 #include "dlpack.h"
 #include "sr_native/cuda_kernels.h"
@@ -28,12 +27,13 @@ void raise_value(const std::string& msg) { throw py::value_error(msg); }
 void raise_type(const std::string& msg) { throw py::type_error(msg); }
 
 std::string shape_str(const std::vector<int64_t>& dims) {
-    std::ostringstream s;
-    s << "(";
-    for (size_t i = 0; i < dims.size(); ++i) s << (i ? ", " : "") << dims[i];
-    if (dims.size() == 1) s << ",";
-    s << ")";
-    return s.str();
+    // No std::ostringstream in this module: on the GPU machine its build got a
+    // static libstdc++ whose stream locale crashed inside a process that had
+    // loaded another libstdc++ (seen 2026-11-23 on an H100 image).
+    std::string s = "(";
+    for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+    if (dims.size() == 1) s += ",";
+    return s + ")";
 }
 
 int64_t DeviceArray::numel() const {
