@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import sr_native
@@ -162,6 +163,56 @@ def test_format_exif_icc_and_16_bit(tmp_path, capsys):
     assert main(["upscale", str(folder / "alpha.png"), "-o", str(tmp_path / "alpha_x2.png"), "--method",
                  "bicubic", "--scale", "2"]) == 0
     assert read(tmp_path / "alpha_x2.png").shape == (12, 12, 4)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16_bit_colour_files_stay_16_bit(tmp_path, suffix, channels):
+    """Pillow reads 16-bit RGB(A) as 8 bits; these go through pypng / tifffile."""
+    import png
+    import tifffile
+
+    from sr_native.imagefiles import write_16bit_colour
+
+    rng = np.random.default_rng(5)
+    deep = rng.integers(0, 65536, (7, 9, channels)).astype(np.uint16)
+    src = tmp_path / f"deep{suffix}"
+    write_16bit_colour(deep, src, "PNG" if suffix == ".png" else "TIFF")
+    # Written by the libraries' own readers as what we meant:
+    def read_png(path, h, w):
+        with open(path, "rb") as f:
+            _, _, rows, info = png.Reader(file=f).asDirect()
+            assert info["bitdepth"] == 16
+            return np.vstack(list(rows)).reshape(h, w, channels)
+
+    if suffix == ".png":
+        assert np.array_equal(read_png(src, 7, 9), deep)
+    else:
+        assert np.array_equal(tifffile.imread(src), deep)
+    dst = tmp_path / f"deep_x2{suffix}"
+    assert main(["upscale", str(src), "-o", str(dst), "--method", "bicubic", "--scale", "2", "-q"]) == 0
+    got = tifffile.imread(dst) if suffix == ".tif" else read_png(dst, 14, 18)
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, sr_native.resize(deep, 2))
+    # 16-bit colour cannot go to an 8-bit format: a clear error, no file.
+    assert main(["upscale", str(src), "-o", str(tmp_path / "deep.webp"), "--method", "bicubic", "-q"]) == 1
+    assert not (tmp_path / "deep.webp").exists()
+
+
+def test_16_bit_png_exif_orientation(tmp_path):
+    from sr_native.imagefiles import _ORIENT
+
+    a = np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3)
+    for k, fn in _ORIENT.items():  # each matches Pillow's own transpose on an 8-bit copy
+        ref = Image.fromarray(a.astype(np.uint8))
+        ex = Image.Exif()
+        ex[0x0112] = k
+        ref.info["exif"] = ex.tobytes()
+        ref.getexif()[0x0112] = k
+        from PIL import ImageOps
+
+        want = np.asarray(ImageOps.exif_transpose(ref))
+        assert np.array_equal(fn(a).astype(np.uint8), want), k
 
 
 def test_bench_command(tmp_path, capsys):

@@ -68,8 +68,12 @@ def _read_image(path):
     to the output file (the ICC profile)."""
     from PIL import Image, ImageOps
 
+    from .imagefiles import is_16bit_colour, read_16bit_colour
+
     with Image.open(path) as im:
         icc = im.info.get("icc_profile")
+        if is_16bit_colour(im):  # Pillow would read 8 bits
+            return read_16bit_colour(path, im), ({"icc_profile": icc} if icc else {})
         im = ImageOps.exif_transpose(im)
         if im.mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
             has_alpha = "A" in im.getbands() or "transparency" in im.info
@@ -80,6 +84,18 @@ def _read_image(path):
 def _save_image(arr, dst, options):
     from PIL import Image
 
+    from .imagefiles import write_16bit_colour
+
+    fmt = Image.registered_extensions().get(dst.suffix.lower())
+    if arr.dtype == np.uint16 and arr.ndim == 3:  # 16-bit colour: Pillow cannot write it
+        tmp = dst.with_name(dst.name + ".part")
+        try:
+            write_16bit_colour(arr, tmp, fmt, options.get("icc_profile"))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(dst)
+        return
     img = Image.fromarray(arr)
     if dst.suffix.lower() in (".jpg", ".jpeg"):
         if img.mode in ("RGBA", "LA"):
@@ -89,7 +105,7 @@ def _save_image(arr, dst, options):
         options = {**options, "quality": 95}
     tmp = dst.with_name(dst.name + ".part")  # a killed job leaves no half-written image under the real name
     try:
-        img.save(tmp, format=Image.registered_extensions().get(dst.suffix.lower()), **options)
+        img.save(tmp, format=fmt, **options)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -9,8 +9,8 @@ namespace {
 
 void require_same(const DeviceArray& a, const DeviceArray& b, const char* op, const char* na, const char* nb) {
     if (a.shape != b.shape)
-        raise_value(std::string(op) + ": " + na + " and " + nb + " must have the same shape, got " + a.shape_str() +
-                    " and " + b.shape_str());
+        raise_value(std::string(op) + ": " + nb + " must have the shape of " + na + " " + a.shape_str() + ", got " +
+                    b.shape_str());
 }
 
 DeviceArray relu(const py::object& x_obj) {

@@ -14,8 +14,8 @@ std::pair<DeviceArray, DeviceArray> loss_inputs(const py::object& p, const py::o
     DeviceArray pred = float32_arg(p, op, "pred");
     DeviceArray target = float32_arg(t, op, "target");
     if (pred.shape != target.shape)
-        raise_value(std::string(op) + ": pred and target must have the same shape, got " + pred.shape_str() +
-                    " and " + target.shape_str());
+        raise_value(std::string(op) + ": target must have the shape of pred " + pred.shape_str() + ", got " +
+                    target.shape_str());
     require_nonempty(pred, op, "pred");
     return {pred, target};
 }
