@@ -194,6 +194,16 @@ def test_16_bit_colour_files_stay_16_bit(tmp_path, suffix, channels):
     got = tifffile.imread(dst) if suffix == ".tif" else read_png(dst, 14, 18)
     assert got.dtype == np.uint16
     np.testing.assert_array_equal(got, sr_native.resize(deep, 2))
+    # The ICC profile travels with the pixels.
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged = tmp_path / f"tagged{suffix}"
+    write_16bit_colour(deep, tagged, "PNG" if suffix == ".png" else "TIFF", icc)
+    out = tmp_path / f"tagged_x2{suffix}"
+    assert main(["upscale", str(tagged), "-o", str(out), "--method", "bicubic", "-q"]) == 0
+    with Image.open(out) as im:
+        assert im.info.get("icc_profile") == icc
     # 16-bit colour cannot go to an 8-bit format: a clear error, no file.
     assert main(["upscale", str(src), "-o", str(tmp_path / "deep.webp"), "--method", "bicubic", "-q"]) == 1
     assert not (tmp_path / "deep.webp").exists()

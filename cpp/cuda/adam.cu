@@ -11,19 +11,13 @@
 #include <cmath>
 #include <cstdint>
 
+#include "launch_common.cuh"
 #include "sr_native/cuda_kernels.h"
 
 namespace sr_native::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;
-
-unsigned blocks_for(int64_t items) {
-    return static_cast<unsigned>(std::clamp<int64_t>((items + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
-
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+using namespace common;
 
 // The config widened to double as the reference widens it, plus the bias
 // corrections it computes on the host side.

@@ -592,18 +592,7 @@ void conv_forward_any(const float* x, const float* w, bool flip, float* y, const
 
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s, const Conv2dEpilogue& e) {
     using namespace conv_detail;
-    GemmGeom g;
-    g.n = s.n;
-    g.h = s.h;
-    g.w = s.w;
-    g.cin = s.c;
-    g.m = s.o;
-    g.k = s.k;
-    g.xcs = s.h * s.w;
-    g.xis = s.c * g.xcs;
-    g.ycs = s.h * s.w;
-    g.yis = s.o * g.ycs;
-    conv_forward_any(x, w, false, y, g, e);
+    conv_forward_any(x, w, false, y, nchw_geom(s.n, s.h, s.w, s.c, s.o, s.k), e);
 }
 
 }  // namespace sr_native::cuda

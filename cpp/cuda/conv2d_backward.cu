@@ -318,20 +318,9 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
     if (s.n <= 0 || s.h <= 0 || s.w <= 0) return;
     if (dx) {
         // dx = conv(dy, w') with dy's O channels as the GEMM's input.
-        GemmGeom g;
-        g.n = s.n;
-        g.h = s.h;
-        g.w = s.w;
-        g.cin = s.o;
-        g.m = s.c;
-        g.k = s.k;
-        g.xcs = s.h * s.w;
-        g.xis = s.o * g.xcs;
-        g.ycs = s.h * s.w;
-        g.yis = s.c * g.ycs;
         Conv2dEpilogue e;
         e.residual = dx_residual;
-        conv_forward_any(dy, w, true, dx, g, e);
+        conv_forward_any(dy, w, true, dx, nchw_geom(s.n, s.h, s.w, s.o, s.c, s.k), e);
     }
     if (dw)
         dw_db(x, dy, dw, db, s);

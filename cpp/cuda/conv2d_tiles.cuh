@@ -113,6 +113,21 @@ struct GemmGeom {
     int64_t ycs = 0, yis = 0;  // y (and residual) channel / image strides
 };
 
+// The geometry of a convolution between contiguous NCHW tensors.
+inline GemmGeom nchw_geom(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t m, int64_t k) {
+    GemmGeom g;
+    g.n = n;
+    g.h = h;
+    g.w = w;
+    g.cin = cin;
+    g.m = m;
+    g.k = k;
+    g.xcs = g.ycs = h * w;
+    g.xis = cin * g.xcs;
+    g.yis = m * g.ycs;
+    return g;
+}
+
 // Rows are (tap, ci) when cin % kBK == 0 (a k-tile is then 16 channels of one
 // tap: one bounds check per tile), else (ci, tap) as OIHW.
 inline bool fast_order(int64_t cin) { return cin % kBK == 0; }

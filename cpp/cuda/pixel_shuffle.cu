@@ -11,17 +11,13 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "launch_common.cuh"
 #include "sr_native/cuda_kernels.h"
 
 namespace sr_native::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;
-
-unsigned blocks_for(int64_t items) {
-    return static_cast<unsigned>(std::clamp<int64_t>((items + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
+using namespace common;
 
 // Unsigned division n / d for n < 2^31 (Granlund-Montgomery round-up method):
 // with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d) + 1, the quotient is

@@ -25,17 +25,13 @@
 #include <memory>
 #include <vector>
 
+#include "launch_common.cuh"
 #include "sr_native/cuda_kernels.h"
 
 namespace sr_native::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;
-
-unsigned blocks_for(int64_t items) {
-    return static_cast<unsigned>(std::clamp<int64_t>((items + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
+using namespace common;
 
 // The reference's to_dtype: floats rounded to nearest; integers rounded half
 // away from zero, then saturated to [0, max] (NaN gives 0).

@@ -1,5 +1,8 @@
 """Which files are images: one list for the command line, training and evaluation."""
 
+import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -69,15 +72,24 @@ def read_16bit_colour(path, im):
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr))
 
 
+def _png_chunk(kind, payload):
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
 def write_16bit_colour(arr, path, fmt, icc_profile=None):
-    """Write HxWx3/4 uint16 as a 16-bit PNG (pypng) or TIFF (tifffile, ICC profile kept)."""
+    """Write HxWx3/4 uint16 as a 16-bit PNG (pypng) or TIFF (tifffile), with the ICC profile."""
     if fmt == "PNG":
         import png
 
         h, w, c = arr.shape
         writer = png.Writer(width=w, height=h, greyscale=False, alpha=c == 4, bitdepth=16)
+        buf = io.BytesIO()
+        writer.write(buf, arr.reshape(h, w * c))
+        data = buf.getvalue()
+        if icc_profile:  # pypng writes no iCCP chunk: put one right after IHDR (signature 8 + IHDR 25 bytes)
+            data = data[:33] + _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile)) + data[33:]
         with open(path, "wb") as f:
-            writer.write(f, arr.reshape(h, w * c))
+            f.write(data)
     elif fmt == "TIFF":
         import tifffile
 
