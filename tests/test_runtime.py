@@ -18,7 +18,7 @@ def test_build_info_names_the_code_path():
     assert info["isa_detected"] in ("generic", "avx2", "avx512")
     assert info["isa_active"] == sr_native.get_isa()
     assert info["num_threads"] == sr_native.get_num_threads() >= 1
-    assert info["cuda"] is False
+    assert info["cuda"] is (sr_native.cuda._cuda is not None)
 
 
 def test_isa_can_be_lowered_and_restored():

@@ -28,9 +28,12 @@ def build_info():
 
     Keys: version, compiler, isa_compiled (bodies built in), isa_detected (best the
     CPU supports), isa_active (what the fast kernels use now), openmp, num_threads,
-    march_native, cuda.
+    march_native, cuda (whether this build has the CUDA module; cuda_available()
+    says whether it can run here).
     """
-    return dict(_core.build_info())
+    info = dict(_core.build_info())
+    info["cuda"] = cuda._cuda is not None  # the CUDA module was built (SR_NATIVE_CUDA=ON)
+    return info
 
 
 def get_num_threads():

@@ -275,7 +275,11 @@ def cmd_info(args):
     build = sr_native.build_info()
     info = {"package": sr_native.__version__, "core_version": build.pop("version"), "cpu": _cpu_name(), **build}
     info["cuda_available"] = sr_native.cuda_available()
-    if not info["cuda_available"]:
+    if info["cuda_available"]:
+        gpu = sr_native.cuda.device_info()
+        info["cuda_device"] = (f"{gpu['name']} (compute capability {'.'.join(map(str, gpu['compute_capability']))}, "
+                               f"{gpu['multiprocessors']} SMs, {gpu['memory_total'] >> 20} MiB)")
+    else:
         info["cuda_why_not"] = sr_native.cuda_unavailable_reason()
     info["shipped_models"] = ", ".join(sr_native.shipped_models()) or "(none)"
     width = max(map(len, info))
