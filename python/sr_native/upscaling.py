@@ -126,9 +126,8 @@ def _auto_tile(model, budget=AUTO_TILE_BUDGET_BYTES):
 
 def _gpu_tile_budget():
     """Activation bytes for one tile on the GPU: half of its free memory (the
-    rest for the stream-ordered pool's slack, cuDNN-free as we are, and other
-    processes), at most GPU_TILE_BUDGET_MAX_BYTES so one tile never
-    monopolises a large card for little gain."""
+    rest left to the allocator's slack and to other processes), at most
+    GPU_TILE_BUDGET_MAX_BYTES: past that, bigger tiles gain nothing."""
     free = cuda.device_info()["memory_free"]
     return max(min(free // 2, GPU_TILE_BUDGET_MAX_BYTES), 64 << 20)
 

@@ -96,7 +96,8 @@ class SRNetwork(Module):
 
     def __getstate__(self):
         # Pickled (to another process, a dask worker): weights and settings,
-        # not this process's activation buffers; GPU weights travel as numpy.
+        # not this process's activation buffers. GPU memory does not travel:
+        # a network on the GPU is refused (move it to the CPU first).
         state = dict(self.__dict__)
         state.pop("_local", None)
         if self.on_device != "cpu":
