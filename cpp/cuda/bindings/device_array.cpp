@@ -204,6 +204,24 @@ void check_f32(const DeviceArray& a, const char* op) {
         raise_type(std::string(op) + ": arithmetic needs float32, got " + dtype_name(a.dtype));
 }
 
+// alpha * a, into a new array or (in_place) into a itself.
+DeviceArray scaled(const DeviceArray& a, double alpha, bool in_place, const char* op) {
+    check_f32(a, op);
+    DeviceArray y = in_place ? a : empty(a.shape, DType::f32, op);
+    if (a.numel()) cuda::scale(a.f32(), static_cast<float>(alpha), y.f32(), a.numel());
+    return y;
+}
+
+// a + b, into a new array or (in_place) into a itself.
+DeviceArray summed(const DeviceArray& a, const DeviceArray& b, bool in_place, const char* op) {
+    check_f32(a, op);
+    check_f32(b, op);
+    if (a.shape != b.shape) raise_value(std::string(op) + ": shapes " + a.shape_str() + " and " + b.shape_str() + " differ");
+    DeviceArray y = in_place ? a : empty(a.shape, DType::f32, op);
+    if (a.numel()) cuda::add_scaled(a.f32(), b.f32(), 1.0f, y.f32(), a.numel());
+    return y;
+}
+
 }  // namespace
 
 DeviceArray from_dlpack(const py::object& obj) {
@@ -425,38 +443,16 @@ take it without a copy through DLPack (torch.from_dlpack(a)).)")
             return c;
         })
         // The arithmetic the models' Python code uses (dy * res_scale, a + b).
-        .def("__mul__", [](const DeviceArray& a, double alpha) {
-            check_f32(a, "__mul__");
-            DeviceArray y = empty(a.shape, DType::f32, "__mul__");
-            if (a.numel()) cuda::scale(a.f32(), static_cast<float>(alpha), y.f32(), a.numel());
-            return y;
-        }, py::is_operator())
-        .def("__rmul__", [](const DeviceArray& a, double alpha) {
-            check_f32(a, "__rmul__");
-            DeviceArray y = empty(a.shape, DType::f32, "__rmul__");
-            if (a.numel()) cuda::scale(a.f32(), static_cast<float>(alpha), y.f32(), a.numel());
-            return y;
-        }, py::is_operator())
-        .def("__imul__", [](DeviceArray& a, double alpha) {
-            check_f32(a, "__imul__");
-            if (a.numel()) cuda::scale(a.f32(), static_cast<float>(alpha), a.f32(), a.numel());
-            return a;
-        }, py::is_operator())
-        .def("__add__", [](const DeviceArray& a, const DeviceArray& b) {
-            check_f32(a, "__add__");
-            check_f32(b, "__add__");
-            if (a.shape != b.shape) raise_value("__add__: shapes " + a.shape_str() + " and " + b.shape_str() + " differ");
-            DeviceArray y = empty(a.shape, DType::f32, "__add__");
-            if (a.numel()) cuda::add_scaled(a.f32(), b.f32(), 1.0f, y.f32(), a.numel());
-            return y;
-        }, py::is_operator())
-        .def("__iadd__", [](DeviceArray& a, const DeviceArray& b) {
-            check_f32(a, "__iadd__");
-            check_f32(b, "__iadd__");
-            if (a.shape != b.shape) raise_value("__iadd__: shapes " + a.shape_str() + " and " + b.shape_str() + " differ");
-            if (a.numel()) cuda::add_scaled(a.f32(), b.f32(), 1.0f, a.f32(), a.numel());
-            return a;
-        }, py::is_operator())
+        .def("__mul__", [](const DeviceArray& a, double alpha) { return scaled(a, alpha, false, "__mul__"); },
+             py::is_operator())
+        .def("__rmul__", [](const DeviceArray& a, double alpha) { return scaled(a, alpha, false, "__rmul__"); },
+             py::is_operator())
+        .def("__imul__", [](const DeviceArray& a, double alpha) { return scaled(a, alpha, true, "__imul__"); },
+             py::is_operator())
+        .def("__add__", [](const DeviceArray& a, const DeviceArray& b) { return summed(a, b, false, "__add__"); },
+             py::is_operator())
+        .def("__iadd__", [](const DeviceArray& a, const DeviceArray& b) { return summed(a, b, true, "__iadd__"); },
+             py::is_operator())
         .def("__dlpack__", [](const DeviceArray& a, const py::object& stream, const py::object& max_version,
                               const py::object& dl_device, const py::object& copy) {
             if (!copy.is_none() && copy.cast<bool>())
