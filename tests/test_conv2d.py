@@ -355,6 +355,36 @@ def test_fast_backward_matches_reference(isa, rng, shape):
         assert_close(g, r_, m, RTOL_FAST, f"{isa} {name}")
 
 
+# Weight-gradient pixel-vector form over many rows: several L2-sized chunks of
+# rows, float partial sums carried across chunks and folded into doubles in the
+# middle and at the end, both tile orders (output-block-major when C <= O,
+# tap-block-major otherwise), and 1x1 layers with whole-vector rows, whose x
+# and dy are read in place rather than copied.
+PIXEL_CHUNK_SHAPES = [
+    (2, 192, 40, 48, 25, 1),  # C > O, in place, 2 chunks (WDSR-B's 192 -> 25)
+    (2, 40, 500, 16, 7, 1),   # C > O, in place, 4 chunks, a fold after the 3rd
+    (2, 3, 200, 37, 64, 3),   # C <= O, padded 3x3, 5 chunks
+]
+
+
+@pytest.mark.parametrize("shape", PIXEL_CHUNK_SHAPES, ids=["x".join(map(str, s)) for s in PIXEL_CHUNK_SHAPES])
+def test_fast_backward_many_row_chunks(isa, rng, shape):
+    x, w, _, dy = make_inputs(rng, *shape)
+    want = ref.conv2d_backward(x, w, dy)
+    mags = backward_magnitudes(x, w, dy)
+    before = sr_native.get_num_threads()
+    try:
+        sr_native.set_num_threads(2)
+        got = ops.conv2d_backward(x, w, dy)
+        sr_native.set_num_threads(1)
+        got_one = ops.conv2d_backward(x, w, dy)
+    finally:
+        sr_native.set_num_threads(before)
+    for g, g1, r_, m, name in zip(got, got_one, want, mags, ("dx", "dw", "db")):
+        assert_close(g, r_, m, RTOL_FAST, f"{isa} {name}")
+        np.testing.assert_array_equal(g, g1, err_msg=f"{name}: 1 vs 2 threads differ")
+
+
 def winograd_dw_magnitude(mdw):
     """The Winograd weight gradient's error scale: per (o, c), the largest of
     the 9 taps' magnitudes (its transforms mix them)."""

@@ -30,6 +30,7 @@ namespace {
 
 constexpr int64_t kPadTo = 16;                // widest vector, in floats
 constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
+constexpr int64_t kDwChunkBytes = 512 * 1024;  // rows a group of pixel-vector tiles re-reads (L2)
 constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
 constexpr int64_t kDwtChunkBytes = 24 * 1024;  // dy vectors of one chunk (near-L1-sized)
 
@@ -86,7 +87,7 @@ void backward_dx(const float* w, const float* dy, float* dx, const float* dx_res
     conv2d_forward(dy, wt.data(), dx, st, e);
 }
 
-// Pixel-vector form: vectors along the pixels of a row; for small O.
+// Pixel-vector form: vectors along the pixels of a row; for small O or C*K*K.
 void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, const float* dy,
                       float* dw, const Conv2dShape& s) {
     using namespace conv2d_detail;
@@ -97,18 +98,21 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
 
     // Zero-padded copies: x with a border of P (and whole vectors of slack on
     // the right), dy with rows padded to wt; the zeros make tails contribute 0.
-    std::vector<float> xpad(static_cast<size_t>(N * C * hp * wp), 0.0f);
-    std::vector<float> dypad;
-    const float* dyp = dy;
-    if (wt != W) dypad.assign(static_cast<size_t>(N * O * H * wt), 0.0f);
+    // A 1x1 layer whose rows are whole vectors reads both in place.
+    const bool pad_x = P != 0 || wt != W, pad_dy = wt != W;
+    std::vector<float> xpad, dypad;
+    if (pad_x) xpad.assign(static_cast<size_t>(N * C * hp * wp), 0.0f);
+    if (pad_dy) dypad.assign(static_cast<size_t>(N * O * H * wt), 0.0f);
 #pragma omp parallel num_threads(nt)
     {
+        if (pad_x) {
 #pragma omp for schedule(static)
-        for (int64_t nc = 0; nc < N * C; ++nc)
-            for (int64_t ih = 0; ih < H; ++ih)
-                std::memcpy(&xpad[(nc * hp + ih + P) * wp + P], x + nc * HW + ih * W,
-                            W * sizeof(float));
-        if (wt != W) {
+            for (int64_t nc = 0; nc < N * C; ++nc)
+                for (int64_t ih = 0; ih < H; ++ih)
+                    std::memcpy(&xpad[(nc * hp + ih + P) * wp + P], x + nc * HW + ih * W,
+                                W * sizeof(float));
+        }
+        if (pad_dy) {
 #pragma omp for schedule(static)
             for (int64_t no = 0; no < N * O; ++no)
                 for (int64_t oh = 0; oh < H; ++oh)
@@ -116,20 +120,36 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
                                 W * sizeof(float));
         }
     }
-    if (wt != W) dyp = dypad.data();
+    const float* xp = pad_x ? xpad.data() : x;
+    const float* dyp = pad_dy ? dypad.data() : dy;
 
-    // Each tile runs over chunks of about kDwFoldSteps vectors per
-    // accumulator, folding its float lanes into doubles after each (smaller,
-    // cache-sized chunks measured slower here: the rows are short).
+    // A group runs consecutive tiles over one chunk of rows before the next
+    // chunk. Tiles are numbered so that consecutive ones walk the operand with
+    // fewer channels (output-block-major when C <= O, so a group's tiles
+    // sweep all of x's channels for a few output blocks; tap-block-major
+    // otherwise), and the chunk is small enough that those rows and the
+    // group's slice of the other operand stay in L2: reading the larger
+    // operand from memory once per tile block made a 192 -> 25 1x1 layer 5x
+    // slower. The chunk depends on the shape only, and float lanes are
+    // folded into doubles every ~kDwFoldSteps vectors, so the sums never
+    // depend on the thread count.
     const int ro = kr.dw_ro, rj = kr.dw_rj, lanes = kr.lanes;
     const int64_t nob = ceil_div(O, ro), njb = ceil_div(J, rj);
     const int64_t tiles = nob * njb;
+    const bool o_major = C <= O;
+    auto tile_origin = [&](int64_t tile, int64_t& o0, int64_t& j0) {
+        const int64_t ob = o_major ? tile / njb : tile % nob, jb = o_major ? tile % njb : tile / nob;
+        o0 = ob * ro;
+        j0 = jb * rj;
+    };
     const int64_t rows = N * H;
-    const int64_t chunk_rows = std::clamp<int64_t>(kDwFoldSteps / (wt / lanes), 1, rows);
+    const int64_t row_bytes =
+        (std::min(O, C) + 4 * std::max(ro, rj)) * wp * static_cast<int64_t>(sizeof(float));
+    const int64_t chunk_rows = std::clamp<int64_t>(kDwChunkBytes / row_bytes, 1, rows);
     const int64_t nchunks = ceil_div(rows, chunk_rows);
+    const int64_t fold_every = std::max<int64_t>(1, kDwFoldSteps / (chunk_rows * (wt / lanes)));
     std::vector<float> partial(static_cast<size_t>(tiles * ro * rj * lanes));
     std::vector<double> sums(static_cast<size_t>(tiles * ro * rj), 0.0);
-    // Groups of consecutive tiles (output-block-major: they share dy rows).
     // The grouping only decides who runs a tile, never how it sums.
     const int64_t ngroups = std::min<int64_t>(tiles, 4 * nt);
     const int64_t per_group = ceil_div(tiles, ngroups);
@@ -139,7 +159,8 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
         const int64_t t0 = grp * per_group, t1 = std::min(tiles, t0 + per_group);
         for (int64_t ci = 0; ci < nchunks; ++ci) {
             for (int64_t tile = t0; tile < t1; ++tile) {
-                const int64_t o0 = (tile / njb) * ro, j0 = (tile % njb) * rj;
+                int64_t o0, j0;
+                tile_origin(tile, o0, j0);
                 // Short blocks repeat their last channel / tap; those sums are dropped.
                 int64_t o_off[kMaxDwTile], j_off[kMaxDwTile];
                 for (int i = 0; i < ro; ++i) o_off[i] = std::min(o0 + i, O - 1) * H * wt;
@@ -150,7 +171,7 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
                 }
                 DwTileArgs a;
                 a.dypad = dyp;
-                a.xpad = xpad.data();
+                a.xpad = xp;
                 a.h = H;
                 a.wt = wt;
                 a.wp = wp;
@@ -162,13 +183,14 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
                 a.j_off = j_off;
                 a.partial = partial.data() + tile * ro * rj * lanes;
                 a.sums = sums.data() + tile * ro * rj;
-                a.first = true;
-                a.fold = true;
+                a.first = ci % fold_every == 0;
+                a.fold = (ci + 1) % fold_every == 0 || ci + 1 == nchunks;
                 kr.dw_tile(a);
             }
         }
         for (int64_t tile = t0; tile < t1; ++tile) {
-            const int64_t o0 = (tile / njb) * ro, j0 = (tile % njb) * rj;
+            int64_t o0, j0;
+            tile_origin(tile, o0, j0);
             const double* out = sums.data() + tile * ro * rj;
             for (int i = 0; i < ro && o0 + i < O; ++i)
                 for (int j = 0; j < rj && j0 + j < J; ++j)
