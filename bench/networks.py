@@ -79,20 +79,30 @@ def bench_network(name, torch, ort, args, workdir, peak):
     return rows
 
 
-def bench_training_step(torch, args):
-    """One training step of EDSR-baseline x2 on a batch of 16 LR patches of
-    48x48 with L1 loss and Adam: forward, backward and the optimizer update,
-    sr_native beside PyTorch on the same weights and batch."""
+TRAIN_CONFIGS = ("edsr-baseline-x2", "wdsr-b-x2")
+
+
+def bench_training_step(torch, args, name):
+    """One training step of network `name` (a CONFIGS key) on a batch of 16 LR
+    patches of 48x48 with L1 loss and Adam: forward, backward and the optimizer
+    update, sr_native beside PyTorch on the same weights and batch."""
     import torch_reference_models as T
 
     from sr_native import weights
 
-    net = T.randomize(T.EdsrPytorch(2), seed=0, std=0.02)
+    arch, scale, extra = CONFIGS[name]
+    net = T.EdsrPytorch(scale) if arch == "edsr" else T.Wdsr(scale, **extra)
+    net = T.randomize(net, seed=0, std=0.02)
     sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     model, _ = weights.from_foreign_state_dict(sd, source="bench")
+    # sr_native trains WDSR's plain convolutions (weight norm folded at load),
+    # so PyTorch trains the same plain network.
+    for module in net.modules():
+        if hasattr(module, "weight_g"):
+            torch.nn.utils.remove_weight_norm(module)
     rng = np.random.default_rng(0)
     x = rng.random((16, 3, 48, 48), dtype=np.float32)
-    target = rng.random((16, 3, 96, 96), dtype=np.float32)
+    target = rng.random((16, 3, 48 * scale, 48 * scale), dtype=np.float32)
     params = model.state_dict()
     moments = {k: (np.zeros_like(p), np.zeros_like(p)) for k, p in params.items()}
     step = [0]
@@ -118,7 +128,7 @@ def bench_training_step(torch, args):
     gflop = 3 * count_conv_gflop(model, x)
     rows = [Timing.of("sr_native", ours, repeat=args.repeat, warmup=1),
             Timing.of("PyTorch", theirs, repeat=args.repeat, warmup=1)]
-    print_table(f"training step, EDSR-baseline x2, 16x3x48x48, L1 + Adam (~{gflop:.0f} GFLOP)",
+    print_table(f"training step, {name}, 16x3x48x48, L1 + Adam (~{gflop:.0f} GFLOP)",
                 rows, "GFLOP", gflop)
     return rows
 
@@ -168,7 +178,7 @@ def main(argv=None):
     parser.add_argument("--models", default=",".join(CONFIGS),
                         help="comma-separated; empty ('--models=') for none")
     parser.add_argument("--train", action="store_true",
-                        help="also time one EDSR-baseline x2 training step against PyTorch")
+                        help="also time one training step of EDSR-baseline x2 and WDSR-B x2 against PyTorch")
     parser.add_argument("--scaling", action="store_true",
                         help="also time EDSR-baseline x2 at four sizes and with 1 and 2 threads")
     parser.add_argument("--chart", default=os.path.join(HERE, "results", "networks.png"),
@@ -196,8 +206,9 @@ def main(argv=None):
             rows = bench_network(name, torch, ort, args, workdir, peak)
             comparisons += [(f"{name} vs {peer.name}", peer.median / rows[0].median) for peer in rows[1:]]
     if args.train:
-        rows = bench_training_step(torch, args)
-        comparisons.append(("training step (16x48x48) vs PyTorch", rows[1].median / rows[0].median))
+        for name in TRAIN_CONFIGS:
+            rows = bench_training_step(torch, args, name)
+            comparisons.append((f"{name} training step vs PyTorch", rows[1].median / rows[0].median))
     if args.chart:
         os.makedirs(os.path.dirname(args.chart), exist_ok=True)
         save_ratio_chart(args.chart, f"Networks on a {args.width}x{args.height} input, {args.threads} threads",
