@@ -77,6 +77,11 @@ def test_ops_refuse_mixed_devices_and_reference():
         ops.conv2d(x, cuda.to_device(np.ones((2, 5, 3, 3), np.float32)))
     with pytest.raises(ValueError, match=r"zero-sized"):
         ops.conv2d(cuda.to_device(np.ones((1, 2, 0, 3), np.float32)), cuda.to_device(np.ones((2, 2, 3, 3), np.float32)))
+    # The kernels' grid limit on output channels (H * W < 2^31 is checked the
+    # same way but would need an 8 GiB plane to test).
+    with pytest.raises(ValueError, match=r"at most 65535 output channels"):
+        ops.conv2d(cuda.to_device(np.ones((1, 1, 1, 1), np.float32)),
+                   cuda.to_device(np.ones((65536, 1, 1, 1), np.float32)))
 
 
 def test_out_of_memory_is_a_cuda_error():

@@ -22,6 +22,12 @@ Conv2dShape conv_shape(const DeviceArray& x, const DeviceArray& w, const char* o
     if (w.shape[1] != x.shape[1])
         raise_value(std::string(op) + ": w has " + std::to_string(w.shape[1]) + " input channels but x has " +
                     std::to_string(x.shape[1]) + " (x shape " + x.shape_str() + ", w shape " + w.shape_str() + ")");
+    // Limits of the kernels' indexing (cpp/cuda/NOTES-conv.md): 32-bit pixel
+    // offsets within one image plane, output channels on a grid axis.
+    if (x.shape[2] * x.shape[3] >= (int64_t{1} << 31))
+        raise_value(std::string(op) + ": H * W must be below 2^31 on the GPU, got x shape " + x.shape_str());
+    if (w.shape[0] > 65535)
+        raise_value(std::string(op) + ": at most 65535 output channels on the GPU, got w shape " + w.shape_str());
     return Conv2dShape{x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0], k};
 }
 
