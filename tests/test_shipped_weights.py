@@ -1,0 +1,80 @@
+"""The weight files that ship with the package (weights/*.safetensors): each
+loads by name, records that sr_native's own training loop made it, upscales an
+image the project can always use (skimage.data) better than bicubic does, and,
+with ../shared/data, scores the Set5 / Set14 PSNR that README.md and
+weights/README.md state for it (so the documented table cannot drift from the
+files)."""
+
+import numpy as np
+import pytest
+
+import sr_native
+from sr_native import evaluation, metrics
+
+# name: (Set5, Set14) mean PSNR in dB from `sr-native eval --data ../shared/data/SET
+# --scale S --model NAME`, as weights/README.md and the README's quality table state.
+DOCUMENTED_PSNR = {
+    "edsr-baseline-x2": (37.626, 33.027),
+    "edsr-baseline-x3": (33.659, 29.692),
+    "edsr-baseline-x4": (31.279, 27.912),
+}
+DOCUMENTED_TOL = 0.01  # the tables give two or three decimals
+
+# Least gain over bicubic (dB, Y channel) on the astronaut crop below; what the
+# shipped files reach there is printed by the test.
+MIN_GAIN_OVER_BICUBIC = {2: 1.5, 3: 1.0, 4: 0.7}
+
+
+def scale_of(name):
+    return int(name.rsplit("-x", 1)[1])
+
+
+def test_every_shipped_file_is_documented():
+    assert sorted(sr_native.shipped_models()) == sorted(DOCUMENTED_PSNR)
+
+
+def test_upscale_defaults_to_a_shipped_network_at_every_scale():
+    shipped = set(sr_native.shipped_models())
+    for scale in (2, 3, 4):
+        assert f"edsr-baseline-x{scale}" in shipped
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_PSNR))
+def test_shipped_file_provenance(name):
+    info = sr_native.load_model(name).info()
+    assert info.scale == scale_of(name)
+    assert info.architecture == ("wdsr" if name.startswith("wdsr") else "edsr")
+    prov = info.provenance
+    assert prov["trained_by"] == "sr_native.train"
+    assert prov["config"]["scale"] == scale_of(name)
+    assert prov["config"]["model"] == name.rsplit("-x", 1)[0]
+    assert prov["iterations"] > 0 and prov["command"]
+
+
+@pytest.fixture(scope="module")
+def astronaut_hr():
+    data = pytest.importorskip("skimage.data")
+    # Face, helmet and flag: edges and texture. 240 is a multiple of 2, 3 and 4.
+    return np.ascontiguousarray(data.astronaut()[20:260, 140:380])
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_PSNR))
+def test_shipped_network_beats_bicubic(name, astronaut_hr):
+    scale = scale_of(name)
+    lr = sr_native.resize(astronaut_hr, 1 / scale)
+    ours = sr_native.upscale(lr, scale, model=name)
+    bicubic = sr_native.resize(lr, scale)
+    assert ours.shape == bicubic.shape == astronaut_hr.shape and ours.dtype == np.uint8
+    p_ours = metrics.psnr(ours, astronaut_hr, crop_border=scale, y_channel=True)
+    p_bic = metrics.psnr(bicubic, astronaut_hr, crop_border=scale, y_channel=True)
+    print(f"{name}: {p_ours:.2f} dB vs bicubic {p_bic:.2f} dB")
+    assert p_ours > p_bic + MIN_GAIN_OVER_BICUBIC[scale], (p_ours, p_bic)
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_PSNR))
+def test_shipped_network_scores_its_documented_psnr(shared_data, name):
+    scale = scale_of(name)
+    for set_name, want in zip(("set5", "set14"), DOCUMENTED_PSNR[name]):
+        result = evaluation.evaluate(shared_data / set_name, scale, model=name, baselines=())
+        got = result.mean(result.methods()[0])
+        assert abs(got - want) <= DOCUMENTED_TOL, (set_name, got, want)
