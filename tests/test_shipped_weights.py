@@ -17,6 +17,7 @@ DOCUMENTED_PSNR = {
     "edsr-baseline-x2": (37.626, 33.027),
     "edsr-baseline-x3": (33.659, 29.692),
     "edsr-baseline-x4": (31.279, 27.912),
+    "wdsr-b-x2": (36.281, 32.136),
 }
 DOCUMENTED_TOL = 0.01  # the tables give two or three decimals
 
