@@ -104,11 +104,13 @@ def test_train_command_runs_and_resumes(tmp_path):
         Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     args = ["train", str(folder), "--out", str(tmp_path / "run"), "--iterations", "4", "--batch-size", "2",
             "--patch-size", "8", "--checkpoint-every", "2", "--val", str(folder), "--val-every", "2", "-q"]
-    assert main(args + ["--model", "wdsr-b"]) == 0
+    assert main(args + ["--model", "wdsr-b", "--skip-init", "bicubic"]) == 0
     assert main(args[:5] + ["6"] + args[6:] + ["--model", "wdsr-b", "--resume"]) == 0
     lines = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert lines[-1].startswith("6,")
-    assert sr_native.load_model(tmp_path / "run" / "model.safetensors").architecture == "wdsr"
+    trained = sr_native.load_model(tmp_path / "run" / "model.safetensors")
+    assert trained.architecture == "wdsr"
+    assert trained.info().provenance["config"]["skip_init"] == "bicubic"  # kept across the resume
 
 
 def test_folder_job_skips_done_images_and_resumes(tmp_path, capsys):

@@ -118,6 +118,36 @@ def test_init_from_copies_the_x2_body_into_an_x3_run(image_folder, tmp_path, cap
     assert not np.array_equal(fresh.state_dict()["body.0.conv1.weight"], ours["body.0.conv1.weight"])
 
 
+@pytest.mark.parametrize("variant", ["a", "b"])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_wdsr_bicubic_skip_init_starts_at_bicubic(variant, scale, rng):
+    from sr_native.models import WDSR
+
+    net = WDSR(scale, variant=variant, n_feats=8, n_resblocks=2)
+    loop.init_like_pytorch(net, rng)
+    net.init_skip_as_bicubic()
+    lr = rng.random((1, 3, 13, 17), dtype=np.float32)
+    want = sr_native.resize(lr[0].transpose(1, 2, 0), scale).transpose(2, 0, 1)
+    got = net(lr)[0]
+    # The skip conv pads with zeros where resize repeats the edge: compare
+    # away from the two LR pixels at each border that the 5x5 window reaches.
+    b = 2 * scale
+    np.testing.assert_allclose(got[:, b:-b, b:-b], want[:, b:-b, b:-b], atol=2e-6)
+    assert not np.allclose(got, want, atol=1e-3)  # and the border differs, so the test can fail
+
+
+def test_skip_init_option(image_folder, tmp_path):
+    tiny = dict(model="wdsr-b", model_args=dict(n_feats=8, n_resblocks=1))
+    net = tiny_run(image_folder, tmp_path / "w", scale=3, iterations=1, lr=0.0, skip_init="bicubic", **tiny)
+    assert not net.tail.weight.any() and net.skip.weight.sum() == pytest.approx(9 * 3, rel=1e-5)
+    cfg = loop.load_checkpoint(tmp_path / "w" / "checkpoint.safetensors")[4]
+    assert cfg["skip_init"] == "bicubic"
+    with pytest.raises(ValueError, match="skip_init='bicubic' needs a WDSR model"):
+        tiny_run(image_folder, tmp_path / "e", iterations=1, skip_init="bicubic")
+    with pytest.raises(ValueError, match="skip_init must be 'default' or 'bicubic', got 'zero'"):
+        tiny_run(image_folder, tmp_path / "e", iterations=1, skip_init="zero", **tiny)
+
+
 def test_checkpoint_write_is_atomic(image_folder, tmp_path, monkeypatch):
     tiny_run(image_folder, tmp_path, iterations=3)
     before = (tmp_path / "checkpoint.safetensors").read_bytes()

@@ -184,7 +184,8 @@ def cmd_train(args):
     options = {k: getattr(args, k) for k in (
         "iterations", "batch_size", "patch_size", "lr", "lr_schedule", "lr_step", "lr_gamma", "lr_min",
         "loss", "clip_grad", "val_every", "checkpoint_every", "seed")}
-    options.update(val_dir=args.val or "", lr_folder=args.lr_folder or "", init_from=args.init_from or "")
+    options.update(val_dir=args.val or "", lr_folder=args.lr_folder or "", init_from=args.init_from or "",
+                   skip_init=args.skip_init)
     if args.threads:
         sr_native.set_num_threads(args.threads)
     sr_native.train(args.data, out_dir=args.out, scale=args.scale, model=args.model, resume=args.resume,
@@ -331,6 +332,9 @@ def build_parser():
     tr.add_argument("--val", help="folder of HR validation images")
     tr.add_argument("--lr-folder", help="folder of given LR images (DIV2K naming: 0001x2.png)")
     tr.add_argument("--init-from", help="weights whose matching tensors start the run (an x2 body for x3/x4)")
+    tr.add_argument("--skip-init", default="default", choices=["default", "bicubic"],
+                    help="WDSR: start the skip branch as bicubic interpolation and the tail at zero, so the "
+                         "network starts at bicubic's output (useful when a new scale's tail is fresh)")
     tr.add_argument("--iterations", type=int, default=300_000)
     tr.add_argument("--batch-size", type=int, default=16)
     tr.add_argument("--patch-size", type=int, default=48, help="LR patch side")

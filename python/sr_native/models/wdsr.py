@@ -117,6 +117,32 @@ class WDSR(SRNetwork):
         self.tail = Conv2d(n_feats, out, 3)
         self.skip = Conv2d(n_colors, out, 5)
 
+    def init_skip_as_bicubic(self):
+        """Start the network at bicubic upscaling: the 5x5 skip convolution
+        becomes bicubic interpolation (Keys, a = -0.5) of each colour channel
+        onto its scale x scale sub-pixel phases, and the tail is zeroed, so
+        training only has to learn the residual. With a fresh tail and skip (an
+        x3/x4 network started from an x2 body) the default initialisation
+        starts from noise and spends its first thousand steps relearning
+        interpolation. The normalisation is affine and the weights sum to 1,
+        so the output equals bicubic's away from the borders (the convolution
+        pads with zeros where resize repeats the edge)."""
+        s, c = self.scale, self.n_colors
+        w = np.zeros(self.skip.weight.shape, np.float32)
+        taps = np.arange(5) - 2  # LR offsets the 5x5 window covers
+        for i in range(s):
+            # HR row y*s + i sits at LR row y + d (pixel centres aligned).
+            d = (i + 0.5) / s - 0.5
+            wi = _keys_cubic(d - taps)
+            for j in range(s):
+                wj = _keys_cubic((j + 0.5) / s - 0.5 - taps)
+                for ch in range(c):
+                    w[ch * s * s + i * s + j, ch] = np.outer(wi, wj)  # pixel shuffle's channel order
+        self.skip.weight[...] = w
+        self.skip.bias[...] = 0.0
+        self.tail.weight[...] = 0.0
+        self.tail.bias[...] = 0.0
+
     def forward_raw(self, x):
         buffers = self._buffers()  # kept between calls; only the output is a new array
         r = self.head(x, out=buffers.get("head", self.head.output_shape(x)))
@@ -160,3 +186,11 @@ class WDSR(SRNetwork):
         return dict(variant=self.variant, n_feats=self.n_feats, n_resblocks=self.n_resblocks,
                     expansion=self.expansion, linear=self.linear, res_scale=self.res_scale,
                     n_colors=self.n_colors)
+
+
+def _keys_cubic(t):
+    """Keys' cubic convolution kernel with a = -0.5 (MATLAB's and our resize's bicubic)."""
+    t = np.abs(np.asarray(t, np.float64))
+    near = 1.5 * t**3 - 2.5 * t**2 + 1.0
+    far = -0.5 * t**3 + 2.5 * t**2 - 4.0 * t + 2.0
+    return np.where(t <= 1.0, near, np.where(t < 2.0, far, 0.0))

@@ -59,6 +59,7 @@ class TrainConfig:
     seed: int = 0
     lr_folder: str = ""
     init_from: str = ""
+    skip_init: str = "default"  # WDSR: "bicubic" starts the skip branch as bicubic, the tail at 0
 
     def validate(self):
         if self.model not in PRESETS:
@@ -67,6 +68,11 @@ class TrainConfig:
             raise ValueError(f"train: lr_schedule must be 'step' or 'cosine', got {self.lr_schedule!r}")
         if self.loss not in ("l1", "mse"):
             raise ValueError(f"train: loss must be 'l1' or 'mse', got {self.loss!r}")
+        if self.skip_init not in ("default", "bicubic"):
+            raise ValueError(f"train: skip_init must be 'default' or 'bicubic', got {self.skip_init!r}")
+        if self.skip_init == "bicubic" and PRESETS[self.model][0] != "wdsr":
+            raise ValueError(f"train: skip_init='bicubic' needs a WDSR model (it has a skip branch), "
+                             f"got model {self.model!r}")
         for name in ("iterations", "batch_size", "patch_size", "val_every", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)!r}")
@@ -84,6 +90,8 @@ def new_model(cfg):
     arch, args = PRESETS[cfg.model]
     model = build(arch, cfg.scale, **{**args, **cfg.model_args})
     init_like_pytorch(model, np.random.default_rng(cfg.seed))
+    if cfg.skip_init == "bicubic":
+        model.init_skip_as_bicubic()
     return model
 
 
@@ -230,7 +238,7 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     (loss and validation PSNR, when matplotlib is installed). Options are the
     fields of TrainConfig (iterations, batch_size, patch_size, lr, lr_schedule,
     lr_step, lr_gamma, lr_min, loss, clip_grad, val_dir, val_every,
-    checkpoint_every, seed, lr_folder, init_from, model_args).
+    checkpoint_every, seed, lr_folder, init_from, skip_init, model_args).
 
     device: "cpu" or "cuda" (the CUDA build and a GPU): where the network,
     its gradients and Adam's moments live; batches are cut on the CPU and
