@@ -126,7 +126,10 @@ class WDSR(SRNetwork):
         starts from noise and spends its first thousand steps relearning
         interpolation. The normalisation is affine and the weights sum to 1,
         so the output equals bicubic's away from the borders (the convolution
-        pads with zeros where resize repeats the edge)."""
+        pads with zeros where resize repeats the edge). Call it on the CPU,
+        before .to("cuda")."""
+        if self.on_device != "cpu":
+            raise ValueError("WDSR.init_skip_as_bicubic: call it before moving the network to the GPU")
         s, c = self.scale, self.n_colors
         w = np.zeros(self.skip.weight.shape, np.float32)
         taps = np.arange(5) - 2  # LR offsets the 5x5 window covers
