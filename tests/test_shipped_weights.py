@@ -18,6 +18,8 @@ DOCUMENTED_PSNR = {
     "edsr-baseline-x3": (33.659, 29.692),
     "edsr-baseline-x4": (31.279, 27.912),
     "wdsr-b-x2": (36.281, 32.136),
+    "wdsr-b-x3": (32.756, 29.244),
+    "wdsr-b-x4": (30.489, 27.426),
 }
 DOCUMENTED_TOL = 0.01  # the tables give two or three decimals
 
