@@ -30,7 +30,7 @@ namespace {
 
 constexpr int64_t kPadTo = 16;                // widest vector, in floats
 constexpr int64_t kDwFoldSteps = 1024;         // vectors summed in float before a fold
-constexpr int64_t kDwChunkBytes = 512 * 1024;  // rows a group of pixel-vector tiles re-reads (L2)
+constexpr int64_t kDwChunkBytes = 2048 * 1024;  // rows a group of pixel-vector tiles re-reads
 constexpr int64_t kDwtFoldPixels = 2048;       // the same for the channels-last form
 constexpr int64_t kDwtChunkBytes = 24 * 1024;  // dy vectors of one chunk (near-L1-sized)
 
@@ -128,11 +128,12 @@ void dw_pixel_vectors(const conv2d_detail::ConvKernels& kr, const float* x, cons
     // fewer channels (output-block-major when C <= O, so a group's tiles
     // sweep all of x's channels for a few output blocks; tap-block-major
     // otherwise), and the chunk is small enough that those rows and the
-    // group's slice of the other operand stay in L2: reading the larger
+    // group's slice of the other operand stay in cache: reading the larger
     // operand from memory once per tile block made a 192 -> 25 1x1 layer 5x
-    // slower. The chunk depends on the shape only, and float lanes are
-    // folded into doubles every ~kDwFoldSteps vectors, so the sums never
-    // depend on the thread count.
+    // slower. 2 MB chunks (twice L2) measured best: 512 KB ones were 10-50%
+    // slower on every other layer of EDSR and WDSR. The chunk depends on the
+    // shape only, and float lanes are folded into doubles every
+    // ~kDwFoldSteps vectors, so the sums never depend on the thread count.
     const int ro = kr.dw_ro, rj = kr.dw_rj, lanes = kr.lanes;
     const int64_t nob = ceil_div(O, ro), njb = ceil_div(J, rj);
     const int64_t tiles = nob * njb;
