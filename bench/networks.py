@@ -39,12 +39,17 @@ def count_conv_gflop(model, x):
     return count_conv_flops(model, x) / 1e9
 
 
-def bench_network(name, torch, ort, args, workdir, peak):
+def torch_network(name):
+    """The PyTorch network of CONFIGS[name] with random weights, and its scale."""
     import torch_reference_models as T
 
     arch, scale, extra = CONFIGS[name]
     net = T.EdsrPytorch(scale) if arch == "edsr" else T.Wdsr(scale, **extra)
-    net = T.randomize(net, seed=0, std=0.02).eval()
+    return T.randomize(net, seed=0, std=0.02), scale
+
+
+def bench_network(name, torch, ort, args, workdir, peak):
+    net = torch_network(name)[0].eval()
     path = os.path.join(workdir, f"{name}.pt")
     torch.save(net.state_dict(), path)
     model = sr_native.load_model(path)
@@ -86,13 +91,9 @@ def bench_training_step(torch, args, name):
     """One training step of network `name` (a CONFIGS key) on a batch of 16 LR
     patches of 48x48 with L1 loss and Adam: forward, backward and the optimizer
     update, sr_native beside PyTorch on the same weights and batch."""
-    import torch_reference_models as T
-
     from sr_native import weights
 
-    arch, scale, extra = CONFIGS[name]
-    net = T.EdsrPytorch(scale) if arch == "edsr" else T.Wdsr(scale, **extra)
-    net = T.randomize(net, seed=0, std=0.02)
+    net, scale = torch_network(name)
     sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     model, _ = weights.from_foreign_state_dict(sd, source="bench")
     # sr_native trains WDSR's plain convolutions (weight norm folded at load),
