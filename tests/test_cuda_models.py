@@ -149,15 +149,22 @@ def test_upscale_on_gpu_matches_cpu_and_tiles_stream():
     assert sr_native.upscale(rgba, 2, model=gpu_net).shape == (18, 20, 4)
 
 
-def test_training_steps_on_gpu_match_cpu():
+# Every upsampler the shipped files use: EDSR's x2 and two-stage x4, WDSR's one-stage x3.
+@pytest.mark.parametrize("make", [
+    lambda: EDSR(2, n_feats=16, n_resblocks=2),
+    lambda: EDSR(4, n_feats=16, n_resblocks=1),
+    lambda: WDSR(3, variant="b", n_feats=8, n_resblocks=2),
+], ids=["edsr-x2", "edsr-x4", "wdsr-b-x3"])
+def test_training_steps_on_gpu_match_cpu(make):
     cfg = TrainConfig(train_dir="-", loss="l1", clip_grad=0.5)
-    cpu = initialised(EDSR(2, n_feats=16, n_resblocks=2))
-    gpu = initialised(EDSR(2, n_feats=16, n_resblocks=2)).to("cuda")
+    cpu = initialised(make())
+    gpu = initialised(make()).to("cuda")
+    s = cpu.info().scale
     adam_cpu = Adam(cpu.state_dict())
     adam_gpu = Adam(gpu.state_dict())
     for step in range(5):
         lr_b = RNG.uniform(0, 1, (4, 3, 12, 12)).astype(np.float32)
-        hr_b = RNG.uniform(0, 1, (4, 3, 24, 24)).astype(np.float32)
+        hr_b = RNG.uniform(0, 1, (4, 3, 12 * s, 12 * s)).astype(np.float32)
         loss_c = training_step(cpu, adam_cpu, lr_b, hr_b, cfg, 1e-3)
         loss_g = training_step(gpu, adam_gpu, lr_b, hr_b, cfg, 1e-3)
         assert abs(loss_c - loss_g) <= 1e-4 * abs(loss_c)
