@@ -16,7 +16,7 @@ from sr_native import evaluation, metrics
 DOCUMENTED_PSNR = {
     "edsr-baseline-x2": (37.626, 33.027),
     "edsr-baseline-x3": (33.949, 29.814),
-    "edsr-baseline-x4": (31.393, 27.940),
+    "edsr-baseline-x4": (31.604, 28.101),
     "wdsr-b-x2": (36.846, 32.499),
     "wdsr-b-x3": (33.166, 29.501),
     "wdsr-b-x4": (30.905, 27.746),
