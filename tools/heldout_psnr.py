@@ -13,15 +13,16 @@ and a column per image.
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 import sr_native  # noqa: E402
-from sr_native import metrics  # noqa: E402
-from sr_native.resize import resize  # noqa: E402
+from sr_native.evaluation import evaluate  # noqa: E402
 
 IMAGES = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field"]
 MAX_SIDE = 312
@@ -48,23 +49,23 @@ def main(argv=None):
     crops = centre_crops()
     print(f"{'model':40s} " + " ".join(f"{n[:10]:>10s}" for n, _ in crops) + "       mean")
     rows, bicubic_done = [], set()
-    for model in args.models:
-        net = sr_native.load_model(model)
-        s = net.scale
-        outs = {"net": [], "bicubic": []}
-        for _, hr in crops:
-            lr = resize(hr, 1.0 / s, method="bicubic")
-            outs["net"].append(sr_native.upscale(lr, s, model=net))
-            if args.baseline and s not in bicubic_done:
-                outs["bicubic"].append(resize(lr, s, method="bicubic"))
-        bicubic_done.add(s)
-        for kind, images in outs.items():
-            if not images:
-                continue
-            vals = [metrics.psnr(o, hr, crop_border=s, y_channel=True) for o, (_, hr) in zip(images, crops)]
-            label = f"{Path(model).stem} x{s}" if kind == "net" else f"  bicubic x{s}"
-            rows.append((label, vals))
-            print(f"{label:40s} " + " ".join(f"{v:10.2f}" for v in vals) + f" {np.mean(vals):10.3f}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        # Through `sr-native eval`'s own code (LR made by bicubic), so the protocol is the same.
+        for name, hr in crops:
+            Image.fromarray(hr).save(Path(folder) / f"{name}.png")
+        for model in args.models:
+            net = sr_native.load_model(model)
+            s = net.scale
+            baselines = ("bicubic",) if args.baseline and s not in bicubic_done else ()
+            bicubic_done.add(s)
+            result = evaluate(folder, s, model=net, baselines=baselines, make_lr=True)
+            for method in result.methods():
+                psnr = {r["image"]: r["psnr"] for r in result.rows if r["method"] == method}
+                vals = [psnr[n] for n, _ in crops]
+                label = f"  bicubic x{s}" if method == "bicubic" else f"{Path(model).stem} x{s}"
+                rows.append((label, vals))
+                print(f"{label:40s} " + " ".join(f"{v:10.2f}" for v in vals) + f" {np.mean(vals):10.3f}",
+                      flush=True)
     return rows
 
 
