@@ -173,3 +173,34 @@ def test_bad_input():
         ops.mse_loss(x, x.astype(np.float64))
     with pytest.raises(ValueError, match="grad_scale must be finite"):
         ops.l1_loss_backward(x, x, float("nan"))
+
+
+# ------------------------------------------------------------ NaN propagation
+# The kernels follow IEEE semantics: NaN in, NaN out. relu(NaN) = NaN
+# (y = x < 0 ? 0 : x), fast and reference alike; relu_backward passes dy where
+# x is NaN (the branch the forward took, as PyTorch does); prelu(NaN) =
+# alpha * NaN = NaN; the losses of a NaN are NaN.
+
+def test_relu_propagates_nan(isa):
+    x = np.array([np.nan, -1.0, 0.0, 2.0, -np.inf, np.inf] * 7000, np.float32)  # > one-thread cut-off
+    dy = np.arange(x.size, dtype=np.float32) + 1
+    for mod in (ops, ref):
+        y = mod.relu(x)
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(x))
+        finite = ~np.isnan(x)
+        np.testing.assert_array_equal(y[finite], np.maximum(x[finite], 0))
+        np.testing.assert_array_equal(mod.relu_backward(x, dy), np.where(np.isnan(x) | (x > 0), dy, 0))
+        assert np.isnan(mod.prelu(x.reshape(1, 1, -1), np.array([0.25], np.float32))[0, 0, 0])
+        assert np.isnan(mod.l1_loss(x, np.zeros_like(x))) and np.isnan(mod.mse_loss(x, np.zeros_like(x)))
+
+
+def test_conv1x1_pair_relu_propagates_nan(isa, rng):
+    x = rng.standard_normal((1, 4, 5, 6)).astype(np.float32)
+    x[0, 2, 3, 4] = np.nan
+    w1 = rng.standard_normal((8, 4, 1, 1)).astype(np.float32)
+    w2 = rng.standard_normal((3, 8, 1, 1)).astype(np.float32)
+    b1 = np.full(8, -100.0, np.float32)  # ReLU clamps every finite middle value to 0
+    for mod in (ops, ref):
+        y = mod.conv1x1_pair(x, w1, b1, w2, None)
+        assert np.isnan(y[0, :, 3, 4]).all()
+        assert np.isnan(y).sum() == 3 and (y[~np.isnan(y)] == 0).all()

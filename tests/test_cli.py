@@ -47,11 +47,11 @@ def test_upscale_with_a_model_file_matches_the_api(tmp_path):
     src = tmp_path / "in.png"
     img = np.random.default_rng(1).integers(0, 256, (19, 23, 3), dtype=np.uint8)
     Image.fromarray(img).save(src)
-    for extra in ([], ["--tile", "8"], ["--tile", "0"], ["--self-ensemble"]):
+    for extra in ([], ["--tile", "16"], ["--tile", "0"], ["--self-ensemble"]):  # 16: upscale's smallest tile
         out = tmp_path / "out.png"
         assert main(["upscale", str(src), "-o", str(out), "--scale", "2", "--model", str(path), "-q"] + extra) == 0
         want = sr_native.upscale(img, 2, model=model, self_ensemble="--self-ensemble" in extra,
-                                 tile=8 if "8" in extra else (None if "0" in extra else "auto"))
+                                 tile=16 if "16" in extra else (None if "0" in extra else "auto"))
         np.testing.assert_array_equal(read(out), want, err_msg=str(extra))
 
 
@@ -245,4 +245,5 @@ def test_glob_patterns_and_duplicates(tmp_path):
     pattern = str(tmp_path / "**" / "*.png")
     assert main(["upscale", pattern, str(tmp_path / "a" / "a.png"), "-o", str(out), "--method", "bicubic",
                  "-q"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    # Each image once; the outputs mirror the inputs' tree under their common folder (issue 17).
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a/a.png", "b/b.png"]

@@ -649,3 +649,102 @@ def test_non_contiguous_input_equals_contiguous_copy(isa, rng):
         for g, gc in zip(ops.conv2d_backward(xv, wv, dy),
                          ops.conv2d_backward(xc, w, np.ascontiguousarray(dy))):
             np.testing.assert_array_equal(g, gc, err_msg=name)
+
+
+# ------------------------------------------------------------ NaN and infinity
+# The rule (cpp/include/sr_native/kernels.h), the same for fast and reference:
+# IEEE arithmetic on the zero-padded input, every tap counted whatever its
+# weight. A NaN or infinite input reaches exactly the outputs whose K x K
+# window holds it; ReLU passes NaN; a non-finite weight reaches every output
+# of its channel (its padded taps give inf * 0 = NaN). Winograd, which would
+# spread a NaN over its 4x4 tiles, is bypassed for non-finite input.
+
+def window_mask(h, w, k, pos):
+    """Outputs whose K x K window (zero 'same' padding) holds input pixel pos."""
+    mask = np.zeros((h, w), bool)
+    p = k // 2
+    mask[max(0, pos[0] - p):pos[0] + p + 1, max(0, pos[1] - p):pos[1] + p + 1] = True
+    return mask
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("hw", [(5, 7), (1, 9), (9, 13)])
+def test_nan_input_reaches_exactly_its_window(isa, conv_algo, rng, k, hw):
+    h, w = hw
+    weight = rng.standard_normal((8, 16, k, k)).astype(np.float32)  # 16 -> 8: Winograd-sized
+    b = rng.standard_normal(8).astype(np.float32)
+    for value in (np.nan, np.inf):
+        for pos in np.ndindex(h, w):
+            x = rng.standard_normal((1, 16, h, w)).astype(np.float32)
+            x[0, 3, pos[0], pos[1]] = value
+            want = window_mask(h, w, k, pos)
+            for relu in (False, True):
+                fast = ops.conv2d(x, weight, b, relu=relu)
+                slow = ref.conv2d(x, weight, b, relu=relu)
+                for y in (fast, slow):
+                    bad = ~np.isfinite(y)
+                    # Every channel sees the pixel; ReLU may clamp -inf to 0, never a NaN.
+                    assert (bad <= want[None, None]).all(), (value, pos, relu)
+                    if value != value:
+                        assert (np.isnan(y) == want[None, None]).all(), (pos, relu)
+                np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+                np.testing.assert_array_equal(np.isinf(fast), np.isinf(slow))
+
+
+def test_relu_epilogue_passes_nan(isa, conv_algo):
+    x = np.ones((1, 16, 12, 12), np.float32)
+    w = np.zeros((8, 16, 3, 3), np.float32)
+    b = np.full(8, -1.0, np.float32)
+    x[0, 0, 5, 5] = np.nan
+    for mod in (ops, ref):
+        y = mod.conv2d(x, w, b, relu=True)  # 0 * NaN = NaN, then ReLU must not hide it
+        assert np.isnan(y).sum() == 8 * 9 and np.isnan(y[:, :, 4:7, 4:7]).all()
+        assert (y[~np.isnan(y)] == 0).all()
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_non_finite_weight_reaches_its_whole_channel(isa, conv_algo, rng, k):
+    x = rng.standard_normal((1, 16, 6, 9)).astype(np.float32)
+    for value in (np.nan, np.inf):
+        for tap in [(0, 0), (k - 1, k - 1), (k // 2, 0)]:
+            w = rng.standard_normal((8, 16, k, k)).astype(np.float32)
+            w[2, 5, tap[0], tap[1]] = value
+            fast, slow = ops.conv2d(x, w), ref.conv2d(x, w)
+            np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+            np.testing.assert_array_equal(np.isinf(fast), np.isinf(slow))
+            assert not np.isfinite(slow[0, 2]).any()  # padded taps too: inf * 0 = NaN
+            assert np.isfinite(np.delete(slow, 2, axis=1)).all()
+
+
+def test_backward_nan_placement_matches_reference(isa, rng):
+    # Non-finite x, w or dy: the fast backward takes the reference's sums.
+    x = rng.standard_normal((1, 16, 9, 13)).astype(np.float32)
+    w = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((1, 8, 9, 13)).astype(np.float32)
+    for arr, pos in ((x, (0, 3, 0, 12)), (x, (0, 1, 4, 0)), (dy, (0, 2, 8, 6)), (w, (1, 2, 0, 2))):
+        saved = arr[pos]
+        arr[pos] = np.nan
+        for got, want in zip(ops.conv2d_backward(x, w, dy), ref.conv2d_backward(x, w, dy)):
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        arr[pos] = saved
+
+
+def test_winograd_with_a_nan_tile_keeps_every_other_value(isa, rng):
+    # The tiles around the NaN are computed directly, the rest by Winograd:
+    # every finite output still matches the reference, residual in place too.
+    _core.set_conv_algo("winograd")
+    x = rng.standard_normal((2, 16, 37, 41)).astype(np.float32)
+    x[1, 7, 20, 0] = np.nan
+    x[0, 2, 36, 22] = np.inf
+    w = (rng.standard_normal((12, 16, 3, 3)) / 12).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32)
+    res = rng.standard_normal((2, 12, 37, 41)).astype(np.float32)
+    for relu in (False, True):
+        want = ref.conv2d(x, w, b, relu=relu, residual=res, res_scale=0.5)
+        out = res.copy()
+        got = ops.conv2d(x, w, b, relu=relu, residual=out, res_scale=0.5, out=out)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        ok = np.isfinite(want)
+        assert ok.mean() > 0.95
+        np.testing.assert_allclose(got[ok], want[ok], rtol=1e-4, atol=1e-4)

@@ -12,6 +12,7 @@ import sr_native
 from sr_native import evaluation, metrics
 from sr_native.cli import main
 from sr_native.models import EDSR
+from sr_native.training.data import DataWarning
 
 # Bicubic x2 / x3 / x4 as published (e.g. the SRCNN, VDSR and EDSR papers' tables),
 # and how close the protocol must land: 0.05 dB on Set5, 0.1 dB on Set14.
@@ -143,7 +144,7 @@ def test_eval_command(hr_folder, tmp_path, capsys):
 
 
 def test_eval_errors(hr_folder, tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="data folder .*nope' does not exist"):
         evaluation.evaluate(tmp_path / "nope", 2)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -153,9 +154,13 @@ def test_eval_errors(hr_folder, tmp_path):
         evaluation.evaluate(hr_folder, 5)
     lr_dir = tmp_path / "lr"
     lr_dir.mkdir()
-    with pytest.raises(ValueError, match="no LR image for a.png"):
-        evaluation.evaluate(hr_folder, 2, lr_folder=lr_dir)
+    # A pair whose given LR is missing or of the wrong size is skipped with a warning naming it;
+    # when none is left, ValueError.
+    with pytest.warns(DataWarning, match=r"skipped 2 of 2 .*a.png \(FileNotFoundError: no LR image for a.png"):
+        with pytest.raises(ValueError, match="no usable image"):
+            evaluation.evaluate(hr_folder, 2, lr_folder=lr_dir)
     Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(lr_dir / "a.png")
     Image.fromarray(np.zeros((24, 20), np.uint8)).save(lr_dir / "b.png")
-    with pytest.raises(ValueError, match="expected 25x18"):
-        evaluation.evaluate(hr_folder, 2, lr_folder=lr_dir)
+    with pytest.warns(DataWarning, match=r"skipped 1 of 2 .*a.png \(ValueError: its LR image is 5x5, expected 25x18"):
+        result = evaluation.evaluate(hr_folder, 2, lr_folder=lr_dir)
+    assert {r["image"] for r in result.rows} == {"b"}

@@ -61,3 +61,16 @@ def test_bad_input(pair):
         ssim(a, b, crop_border=200)
     with pytest.raises(TypeError, match="uint8, uint16, float32 or float64"):
         psnr(a.astype(np.int32), b.astype(np.int32))
+
+
+def test_options_are_not_coerced(pair):
+    a, b = pair
+    # numpy scalars are real ints and bools; strings, None and floats are refused (test_bad_input.py)
+    assert psnr(a, b, crop_border=np.int64(4), y_channel=np.True_) == psnr(a, b, crop_border=4, y_channel=True)
+    with pytest.raises(TypeError, match="y_channel must be True or False, got str 'False'"):
+        psnr(a, b, y_channel="False")  # truthy: it used to compare on Y
+    with pytest.raises(TypeError, match="crop_border must be an int, got NoneType"):
+        ssim(a, b, crop_border=None)
+    # A float image in 0..255 is not in [0, 1]: an error, not a PSNR against the wrong peak.
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\], a holds"):
+        psnr(a.astype(np.float32), b.astype(np.float32))

@@ -133,10 +133,10 @@ def test_state_dict_errors_name_the_key_and_shapes():
         model.load_state_dict(bad)
     missing = dict(state)
     del missing["tail.bias"]
-    with pytest.raises(KeyError, match="missing keys \\['tail.bias'\\]"):
+    with pytest.raises(ValueError, match="missing keys \\['tail.bias'\\]"):
         model.load_state_dict(missing)
     extra = dict(state, **{"body.7.conv1.weight": np.zeros(1, np.float32)})
-    with pytest.raises(KeyError, match="unexpected keys \\['body.7.conv1.weight'\\]"):
+    with pytest.raises(ValueError, match="unexpected keys \\['body.7.conv1.weight'\\]"):
         model.load_state_dict(extra)
 
 
@@ -158,3 +158,22 @@ def test_bad_architecture_arguments():
         WDSR(2, "c")
     with pytest.raises(ValueError, match="unknown EDSR preset"):
         EDSR.from_preset("edsr-huge", 2)
+
+
+@pytest.mark.parametrize("cls,scale,args", [
+    (EDSR, 2, dict(n_feats=8, n_resblocks=2)), (EDSR, 4, dict(n_feats=4, n_resblocks=0, n_colors=1)),
+    (EDSR, 3, dict(n_feats=6, n_resblocks=1, res_scale=0.1)),
+    (WDSR, 2, dict(variant="a", n_feats=8, n_resblocks=1, expansion=3)),
+    (WDSR, 3, dict(variant="b", n_feats=8, n_resblocks=2, linear=0.55)), (WDSR, 4, dict(variant="B", n_resblocks=0)),
+])
+def test_parameter_shapes_match_the_built_network(cls, scale, args):
+    """Weight files are checked against parameter_shapes before a network is built:
+    it must list exactly the keys and shapes of the network's state dict."""
+    from sr_native.models import Normalization
+
+    if args.get("n_colors") == 1:
+        args = dict(args, normalization=Normalization(mean=(0.5,)))
+    model = cls(scale, **args)
+    shapes = cls.parameter_shapes(scale, **model.arch_args())
+    assert list(shapes) == list(model.state_dict())
+    assert shapes == {k: v.shape for k, v in model.state_dict().items()}

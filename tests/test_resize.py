@@ -369,3 +369,50 @@ def test_overflow_is_memory_error():
         sr_native.resize(x, size=(2**31, 2**31))
     with pytest.raises(MemoryError, match="resize"):  # the binding's own check
         sr_native._core.resize(x, 2**40, 2**22, 1.0, 1.0, 2, True, False)
+
+
+# ------------------------------------------------------------ NaN and infinity
+# The rule (cpp/include/sr_native/resize.h), the same for fast and reference:
+# per pass, an input value reaches exactly the outputs that have it as a tap
+# of non-zero weight; zero-weight taps (padding of short rows, kernel zeros)
+# are skipped, never multiplied (0 * NaN would be NaN).
+
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "bicubic", "lanczos3", "area"])
+@pytest.mark.parametrize("hw", [(5, 7), (1, 6), (9, 4)])
+def test_nan_reaches_exactly_its_nonzero_taps(isa, method, hw, rng):
+    h, w = hw
+    for scale in (0.5, 1 / 3, 0.7, 1.5, 2, 3):
+        for pos in np.ndindex(h, w):
+            img = rng.random((h, w, 2)).astype(np.float32)
+            img[pos[0], pos[1], 1] = np.nan
+            fast = sr_native.resize(img, scale, method=method)
+            slow = sr_native.resize(img, scale, method=method, reference=True)
+            np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow), err_msg=f"{scale} {pos}")
+            assert not np.isnan(slow[..., 0]).any()  # the other channel never sees it
+            # Independent of the NaN path: the outputs a one-hot image reaches
+            # (non-zero taps).
+            onehot = np.zeros((h, w), np.float32)
+            onehot[pos] = 1.0
+            reached = sr_native.resize(onehot, scale, method=method, reference=True) != 0
+            if method == "lanczos3":  # mirrored lobes can cancel exactly in the one-hot image
+                assert (reached <= np.isnan(slow[..., 1])).all(), (scale, pos)
+            else:
+                np.testing.assert_array_equal(np.isnan(slow[..., 1]), reached, err_msg=f"{scale} {pos}")
+
+
+def test_inf_follows_the_same_rule(isa, rng):
+    img = rng.random((24, 30)).astype(np.float32)
+    img[0, 29] = np.inf
+    img[13, 0] = -np.inf
+    for method in ("bilinear", "bicubic", "lanczos3"):
+        for scale in (0.5, 2, 1.3):
+            fast = sr_native.resize(img, scale, method=method)
+            slow = sr_native.resize(img, scale, method=method, reference=True)
+            np.testing.assert_array_equal(fast, slow)  # the same kernel for non-finite images
+            finite = img.copy()
+            finite[~np.isfinite(finite)] = 0
+            # Outputs that do not take an infinite pixel stay finite and agree with the finite image's.
+            ok = np.isfinite(slow)
+            assert ok.any() and not ok.all()
+            np.testing.assert_allclose(slow[ok], sr_native.resize(finite, scale, method=method,
+                                                                   reference=True)[ok], rtol=1e-6)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the extension with AddressSanitizer + UndefinedBehaviorSanitizer and
 # runs the kernel tests against it (what .ci/run does after the main suite).
-#   tools/sanitize.sh [pytest args...]
+#   tools/sanitize.sh [pytest args...]     the kernel tests below
+#   tools/sanitize.sh tests/test_x.py ...  only the test files given (with any pytest args)
 # Python itself is not instrumented, so the ASan runtime is preloaded; leak
 # checking is off (the interpreter's own allocations would drown it).
 set -euo pipefail
@@ -27,7 +28,10 @@ libasan="$(${CXX:-g++} -print-file-name=libasan.so)"
 libubsan="$(${CXX:-g++} -print-file-name=libubsan.so)"
 tests=(tests/test_conv2d.py tests/test_conv1x1_pair.py tests/test_pixel_shuffle.py tests/test_resize.py
        tests/test_activations_losses.py tests/test_elementwise.py tests/test_boundaries.py
-       tests/test_properties.py tests/test_fast_vs_reference_models.py)
+       tests/test_properties.py tests/test_fast_vs_reference_models.py tests/test_unaligned.py)
+for arg in "$@"; do
+  case "$arg" in *.py|*.py::*) tests=(); break ;; esac
+done
 LD_PRELOAD="$libasan $libubsan" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1" \
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \

@@ -8,14 +8,14 @@
 namespace sr_native::bind {
 namespace {
 
-FloatArray like(const FloatArray& a) {
+FloatArray like(const FloatArray& a, const char* op) {
     std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-    return new_float_array(shape, "activation");
+    return new_float_array(shape, op);  // MemoryError names the op
 }
 
 FloatArray relu_py(const py::object& x_obj, bool reference) {
     FloatArray x = float32_array(x_obj, "relu", "x");
-    FloatArray y = like(x);
+    FloatArray y = like(x, "relu");
     py::gil_scoped_release release;
     (reference ? ref::relu_forward : relu_forward)(x.data(), y.mutable_data(), x.size());
     return y;
@@ -29,7 +29,7 @@ FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
     require_same_shape(x, dy, op, "x", "dy");
     FloatArray dx;
     if (out_obj.is_none()) {
-        dx = like(x);
+        dx = like(x, op);
     } else {
         // Elementwise, each value read just before its write: out may be x or
         // dy itself, but must not partly overlap either.
@@ -67,7 +67,7 @@ FloatArray prelu_py(const py::object& x_obj, const py::object& alpha_obj, bool r
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray alpha = float32_array(alpha_obj, op, "alpha");
     const PreluDims d = prelu_dims(x, alpha, op);
-    FloatArray y = like(x);
+    FloatArray y = like(x, op);
     py::gil_scoped_release release;
     (reference ? ref::prelu_forward : prelu_forward)(x.data(), alpha.data(), y.mutable_data(), d.n,
                                                      d.c, d.hw, d.num_alpha);
@@ -82,7 +82,7 @@ py::tuple prelu_backward_py(const py::object& x_obj, const py::object& alpha_obj
     FloatArray dy = float32_array(dy_obj, op, "dy");
     const PreluDims d = prelu_dims(x, alpha, op);
     require_same_shape(x, dy, op, "x", "dy");
-    FloatArray dx = like(x);
+    FloatArray dx = like(x, op);
     FloatArray dalpha = new_float_array({d.num_alpha}, op);
     {
         py::gil_scoped_release release;

@@ -3,6 +3,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <cmath>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -85,13 +89,22 @@ FloatArray float32_array(const py::handle& obj, const char* op, const char* name
     return FloatArray(c_contiguous(float32_ndarray(obj, op, name), op, name));
 }
 
+bool is_aligned(const py::array& arr) {
+    return reinterpret_cast<uintptr_t>(arr.data()) % static_cast<uintptr_t>(arr.itemsize()) == 0;
+}
+
 py::array c_contiguous(const py::array& arr, const char* op, const char* name) {
-    if (arr.flags() & py::array::c_style) return arr;
+    if ((arr.flags() & py::array::c_style) && is_aligned(arr)) return arr;
     check_available(static_cast<int64_t>(arr.nbytes()), op, (std::string("a contiguous copy of ") + name).c_str());
     // Not py::array::ensure: that returns a null array (and clears the error)
-    // when the copy cannot be allocated.
+    // when the copy cannot be allocated. numpy.array(copy=True), not
+    // ascontiguousarray, which returns a contiguous but misaligned array
+    // (np.frombuffer(buf, offset=1)) as it is: the kernels read elements
+    // through typed pointers, which must be aligned.
     try {
-        return py::module_::import("numpy").attr("ascontiguousarray")(arr).cast<py::array>();
+        return py::module_::import("numpy")
+            .attr("array")(arr, py::arg("order") = "C", py::arg("copy") = true)
+            .cast<py::array>();
     } catch (py::error_already_set& e) {
         if (!e.matches(PyExc_MemoryError)) throw;
         throw SizeOverflowError(std::string(op) + ": no memory for a contiguous copy of " + name +
@@ -106,7 +119,24 @@ FloatArray float32_inplace(const py::handle& obj, const char* op, const char* na
                     " is updated in place and must be C-contiguous, got strides that are not");
     if (!arr.writeable())
         raise_value(std::string(op) + ": " + name + " is updated in place and must be writeable");
+    // Written through float pointers: a misaligned view cannot be copied and
+    // written back without surprising aliasing, so it is refused.
+    if (!is_aligned(arr))
+        raise_value(std::string(op) + ": " + name +
+                    " is updated in place and must be aligned to 4 bytes (float32), got data at an address "
+                    "that is not (e.g. np.frombuffer with an odd offset)");
     return FloatArray(arr);  // no copy: already float32 and C-contiguous
+}
+
+float finite_float32(double v, const char* op, const char* name) {
+    const float f = static_cast<float>(v);
+    if (!std::isfinite(f)) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        raise_value(std::string(op) + ": " + name + " must be finite as a float32, got " + buf +
+                    (std::isfinite(v) ? " (it rounds to infinity in float32)" : ""));
+    }
+    return f;
 }
 
 void require_ndim(const py::array& a, int ndim, const char* op, const char* name,
@@ -143,10 +173,96 @@ void require_shape(const py::array& a, const std::vector<int64_t>& dims, const c
     }
 }
 
+namespace {
+// Test hook: SR_NATIVE_PROC_ROOT and SR_NATIVE_CGROUP_ROOT replace /proc and
+// /sys/fs/cgroup (read at every call), so a test can fake a memory-limited
+// container with files in a temporary folder.
+std::string env_root(const char* var, const char* fallback) {
+    const char* v = std::getenv(var);
+    return (v && *v) ? std::string(v) : std::string(fallback);
+}
+
+// The first number in `path` (or `key` followed by a number, for stat
+// files); false when the file is missing or holds no number ("max").
+bool read_number(const std::string& path, const char* key, long long* out) {
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return false;
+    char line[256];
+    bool found = false;
+    const size_t key_len = key ? std::strlen(key) : 0;
+    while (!found && std::fgets(line, sizeof line, f)) {
+        if (key) {
+            if (std::strncmp(line, key, key_len) == 0 && line[key_len] == ' ')
+                found = std::sscanf(line + key_len, "%lld", out) == 1;
+        } else {
+            found = std::sscanf(line, "%lld", out) == 1;
+            break;
+        }
+    }
+    std::fclose(f);
+    return found;
+}
+
+// What a cgroup folder still allows: limit - (usage - inactive page cache,
+// which the kernel reclaims before it kills anyone). -1 when the folder sets
+// no limit. v2: memory.max / memory.current; v1: memory.limit_in_bytes /
+// memory.usage_in_bytes (v1 writes "no limit" as a number near 2^63).
+int64_t cgroup_dir_room(const std::string& dir, bool v2) {
+    long long limit = 0, usage = 0, inactive = 0;
+    if (!read_number(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), nullptr, &limit)) return -1;
+    if (limit >= (1LL << 60)) return -1;
+    if (!read_number(dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"), nullptr, &usage)) usage = 0;
+    if (!read_number(dir + "/memory.stat", v2 ? "inactive_file" : "total_inactive_file", &inactive))
+        inactive = 0;
+    const long long used = std::max(0LL, usage - std::max(0LL, inactive));
+    return std::max<int64_t>(0, int64_t{limit} - used);
+}
+
+// The tightest room over a cgroup and all its ancestors under `mount`.
+void cgroup_tree_room(const std::string& mount, std::string path, bool v2, int64_t* best) {
+    while (true) {
+        const int64_t room = cgroup_dir_room(mount + path, v2);
+        if (room >= 0 && (*best < 0 || room < *best)) *best = room;
+        if (path.empty() || path == "/") break;
+        const size_t slash = path.find_last_of('/');
+        path = slash == std::string::npos ? std::string() : path.substr(0, slash);
+    }
+}
+
+// Room left by this process's memory cgroups (v2 and v1, the tightest), or -1
+// when none sets a limit. Paths come from /proc/self/cgroup: "0::/path" (v2)
+// and "N:...memory...:/path" (v1).
+int64_t cgroup_room(const std::string& proc_root) {
+    FILE* f = std::fopen((proc_root + "/self/cgroup").c_str(), "r");
+    if (!f) return -1;
+    const std::string root = env_root("SR_NATIVE_CGROUP_ROOT", "/sys/fs/cgroup");
+    int64_t best = -1;
+    char line[4096];
+    while (std::fgets(line, sizeof line, f)) {
+        std::string s(line);
+        while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+        const size_t c1 = s.find(':'), c2 = c1 == std::string::npos ? c1 : s.find(':', c1 + 1);
+        if (c2 == std::string::npos) continue;
+        const std::string controllers = s.substr(c1 + 1, c2 - c1 - 1), path = s.substr(c2 + 1);
+        if (s.compare(0, c1, "0") == 0 && controllers.empty()) {
+            cgroup_tree_room(root, path, true, &best);              // pure v2
+            cgroup_tree_room(root + "/unified", path, true, &best);  // hybrid layout
+        } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+            cgroup_tree_room(root + "/memory", path, false, &best);
+        }
+    }
+    std::fclose(f);
+    return best;
+}
+}  // namespace
+
 int64_t available_memory_bytes() {
 #if defined(__linux__)
-    // MemAvailable (what can be allocated without swapping) plus free swap.
-    if (FILE* f = std::fopen("/proc/meminfo", "r")) {
+    const std::string proc_root = env_root("SR_NATIVE_PROC_ROOT", "/proc");
+    // MemAvailable (what can be allocated without swapping) plus free swap,
+    // capped by what this process's cgroups still allow: inside a container
+    // /proc/meminfo describes the host.
+    if (FILE* f = std::fopen((proc_root + "/meminfo").c_str(), "r")) {
         char line[256];
         long long kb = 0;
         int64_t total = 0;
@@ -160,7 +276,10 @@ int64_t available_memory_bytes() {
             }
         }
         std::fclose(f);
-        if (found) return total;
+        if (found) {
+            const int64_t room = cgroup_room(proc_root);
+            return room >= 0 ? std::min(total, room) : total;
+        }
     }
 #endif
 #if defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)

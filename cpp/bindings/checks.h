@@ -30,15 +30,23 @@ std::string type_name(const py::handle& obj);
 [[noreturn]] void raise_value(const std::string& msg);
 [[noreturn]] void raise_type(const std::string& msg);
 
-// arr itself when C-contiguous, else a C-contiguous copy; MemoryError naming
-// the op and argument when the copy cannot be allocated.
+// True when arr's data address is a multiple of its item size.
+bool is_aligned(const py::array& arr);
+
+// arr itself when C-contiguous and aligned, else a C-contiguous, aligned copy;
+// MemoryError naming the op and argument when the copy cannot be allocated.
 py::array c_contiguous(const py::array& arr, const char* op, const char* name);
 
 // obj must be a numpy float32 array (TypeError otherwise); returned C-contiguous
 // (a copy when it was not).
 FloatArray float32_array(const py::handle& obj, const char* op, const char* name);
-// Same, but for arrays written in place: must already be C-contiguous and writeable.
+// Same, but for arrays written in place: must already be C-contiguous, aligned
+// and writeable (ValueError naming the argument otherwise).
 FloatArray float32_inplace(const py::handle& obj, const char* op, const char* name);
+
+// v as the float32 the kernels use; ValueError naming the op and argument
+// when v is not finite or rounds to infinity in float32 (1e39).
+float finite_float32(double v, const char* op, const char* name);
 
 void require_ndim(const py::array& a, int ndim, const char* op, const char* name,
                   const char* layout);

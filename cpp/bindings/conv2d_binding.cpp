@@ -37,12 +37,9 @@ FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::ob
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray w = float32_array(w_obj, op, "w");
     const Conv2dShape s = conv_shape(x, w, op);
-    if (!std::isfinite(res_scale))
-        raise_value(std::string(op) + ": res_scale must be finite, got " + std::to_string(res_scale));
-
     Conv2dEpilogue e;
     e.relu = relu;
-    e.res_scale = static_cast<float>(res_scale);
+    e.res_scale = finite_float32(res_scale, op, "res_scale");
     FloatArray b, residual;
     if (!b_obj.is_none()) {
         b = float32_array(b_obj, op, "b");

@@ -1,5 +1,7 @@
 // Python bindings of the elementwise ops and the Adam step.
 #include <cmath>
+#include <cstdio>
+#include <tuple>
 
 #include "checks.h"
 #include "register.h"
@@ -18,9 +20,10 @@ FloatArray add_scaled_py(const py::object& a_obj, const py::object& b_obj, doubl
     FloatArray a = float32_array(a_obj, op, "a");
     FloatArray b = float32_array(b_obj, op, "b");
     require_same_shape(a, b, op, "a", "b");
+    const float alpha_f = finite_float32(alpha, op, "alpha");
     FloatArray y = new_float_array(dims_of(a), op);
     py::gil_scoped_release release;
-    (reference ? ref::add_scaled : add_scaled)(a.data(), b.data(), static_cast<float>(alpha),
+    (reference ? ref::add_scaled : add_scaled)(a.data(), b.data(), alpha_f,
                                                y.mutable_data(), a.size());
     return y;
 }
@@ -67,11 +70,30 @@ void adam_step_py(const py::object& p_obj, const py::object& g_obj, const py::ob
     require_same_shape(p, m, op, "param", "m");
     require_same_shape(p, v, op, "param", "v");
     if (step < 1) raise_value(std::string(op) + ": step counts from 1, got " + std::to_string(step));
-    if (!(lr >= 0 && std::isfinite(lr)) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) ||
-        !(eps > 0) || !(weight_decay >= 0 && std::isfinite(weight_decay)))
-        raise_value(std::string(op) + ": need lr >= 0, 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0");
-    const AdamConfig cfg{static_cast<float>(lr), static_cast<float>(beta1), static_cast<float>(beta2),
-                         static_cast<float>(eps), static_cast<float>(weight_decay), step};
+    // Checked as the float32 values the kernel uses: beta2 = 1 - 1e-10 is 1.0f
+    // (bias correction 1 - beta2^t = 0: NaN), lr = 1e39 is inf.
+    const float lr_f = finite_float32(lr, op, "lr"), eps_f = finite_float32(eps, op, "eps");
+    const float wd_f = finite_float32(weight_decay, op, "weight_decay");
+    const float beta1_f = finite_float32(beta1, op, "beta1"), beta2_f = finite_float32(beta2, op, "beta2");
+    if (!(lr_f >= 0)) raise_value(std::string(op) + ": lr must be finite and lr >= 0, got " + std::to_string(lr));
+    if (!(wd_f >= 0))
+        raise_value(std::string(op) + ": weight_decay must be finite and weight_decay >= 0, got " + std::to_string(weight_decay));
+    if (!(eps_f > 0)) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%.17g", eps);
+        raise_value(std::string(op) + ": eps must be > 0 as a float32, got " + buf +
+                    (eps > 0 ? " (it rounds to 0 in float32)" : ""));
+    }
+    for (const auto& [name, value, value_f] : {std::tuple<const char*, double, float>{"beta1", beta1, beta1_f},
+                                               std::tuple<const char*, double, float>{"beta2", beta2, beta2_f}}) {
+        if (!(value_f >= 0 && value_f < 1)) {
+            char buf[48];
+            std::snprintf(buf, sizeof buf, "%.17g", value);
+            raise_value(std::string(op) + ": " + name + " must be in [0, 1) as a float32, got " + buf +
+                        (value >= 0 && value < 1 ? " (it rounds to 1.0 in float32)" : ""));
+        }
+    }
+    const AdamConfig cfg{lr_f, beta1_f, beta2_f, eps_f, wd_f, step};
     py::gil_scoped_release release;
     (reference ? ref::adam_step : adam_step)(p.mutable_data(), g.data(), m.mutable_data(),
                                              v.mutable_data(), p.size(), cfg);

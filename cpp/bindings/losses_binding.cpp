@@ -31,12 +31,11 @@ double loss_forward(const py::object& p, const py::object& t, const char* op, Fo
 FloatArray loss_backward(const py::object& p, const py::object& t, double grad_scale,
                          const char* op, BackwardFn fn) {
     LossPair io = loss_inputs(p, t, op);
-    if (!std::isfinite(grad_scale))
-        raise_value(std::string(op) + ": grad_scale must be finite, got " + std::to_string(grad_scale));
+    const float scale = finite_float32(grad_scale, op, "grad_scale");
     std::vector<int64_t> shape(io.pred.shape(), io.pred.shape() + io.pred.ndim());
     FloatArray d = new_float_array(shape, op);
     py::gil_scoped_release release;
-    fn(io.pred.data(), io.target.data(), d.mutable_data(), io.pred.size(), static_cast<float>(grad_scale));
+    fn(io.pred.data(), io.target.data(), d.mutable_data(), io.pred.size(), scale);
     return d;
 }
 

@@ -2,6 +2,7 @@
 // into output sizes and per-axis scales; this checks the image and those
 // numbers again, allocates the result and runs the kernel without the GIL.
 #include <cmath>
+#include <cstdint>
 
 #include "checks.h"
 #include "register.h"
@@ -52,7 +53,24 @@ py::array resize_py(const py::handle& image, int64_t out_h, int64_t out_w, doubl
                         std::to_string(static_cast<double>(taps)) + " taps per output pixel (at most " +
                         std::to_string(kMaxTaps) + "; use antialias=False or shrink in steps)");
     }
-    checked_numel({out_h, out_w, c}, elem, op);  // MemoryError before allocating
+    const int64_t out_bytes = checked_numel({out_h, out_w, c}, elem, op) * elem;
+    // The scratch is counted with the result before anything is allocated
+    // (a one-row image resized to a million columns needs far more for its tap
+    // tables than for its pixels): per output pixel of an axis, up to
+    // P = ceil(width) + 2 taps of index and weight in the reference's and the
+    // fast kernel's tables (and the AVX-512 patterns, per channel), plus the
+    // float intermediate image of the first pass.
+    auto taps_bytes = [&](int64_t out_len, double sc) {
+        const double width = (antialias && sc < 1.0 && method != 0) ? support / sc : support;
+        return static_cast<double>(out_len) * ((std::ceil(width) + 2.0) * (96.0 + 4.0 * c) + 32.0);
+    };
+    const double mid_px = scale_w < scale_h ? static_cast<double>(h) * out_w : static_cast<double>(out_h) * w;
+    const double need = static_cast<double>(out_bytes) + taps_bytes(out_h, scale_h) + taps_bytes(out_w, scale_w) +
+                        mid_px * c * 4.0;
+    if (need > static_cast<double>(PTRDIFF_MAX / 2))
+        throw SizeOverflowError(std::string(op) + ": resizing to (" + std::to_string(out_h) + ", " +
+                                std::to_string(out_w) + ") would need more memory than can be addressed");
+    check_available(static_cast<int64_t>(need), op, "the result with its tap tables and intermediate image");
     // A C-contiguous copy only when needed (strided views, wrong byte order never gets here).
     py::array src = c_contiguous(arr, op, "image");
     std::vector<py::ssize_t> dims{out_h, out_w};

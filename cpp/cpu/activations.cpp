@@ -10,7 +10,8 @@ namespace sr_native {
 
 void relu_forward(const float* x, float* y, int64_t count) {
 #pragma omp parallel for simd schedule(static) num_threads(get_num_threads()) if (count > kParallelMinCount)
-    for (int64_t i = 0; i < count; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    // x < 0 ? 0 : x, not x > 0 ? x : 0: NaN passes through (IEEE propagation).
+    for (int64_t i = 0; i < count; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void relu_backward(const float* x, const float* dy, float* dx, int64_t count) {
@@ -19,7 +20,7 @@ void relu_backward(const float* x, const float* dy, float* dx, int64_t count) {
 #pragma omp parallel for simd schedule(static) num_threads(get_num_threads()) if (count > kParallelMinCount)
     for (int64_t i = 0; i < count; ++i) {
         const float g = dy[i];
-        dx[i] = x[i] > 0.0f ? g : 0.0f;
+        dx[i] = x[i] <= 0.0f ? 0.0f : g;  // NaN x: dy (forward passed x through)
     }
 }
 

@@ -22,6 +22,7 @@
 
 #include "conv2d_kernels.h"
 #include "conv2d_winograd_kernels.h"
+#include "parallel.h"
 #include "sr_native/isa.h"
 #include "sr_native/kernels.h"
 
@@ -199,7 +200,11 @@ bool conv2d_detail::use_winograd(const Conv2dShape& s) {
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e) {
     using namespace conv2d_detail;
-    if (use_winograd(s)) {
+    // Winograd mixes a 6x6 input tile into all 16 outputs of its tile, so a
+    // NaN or infinity would reach outputs whose window does not hold it:
+    // non-finite weights (a small scan) take the direct path, and tiles with
+    // non-finite input are computed directly inside the Winograd driver.
+    if (use_winograd(s) && all_finite(w, s.o * s.c * s.k * s.k)) {
         conv2d_forward_winograd(x, w, y, s, e);
         return;
     }

@@ -22,6 +22,7 @@
 
 #include "conv2d_kernels.h"
 #include "conv2d_winograd_kernels.h"
+#include "parallel.h"
 #include "sr_native/isa.h"
 #include "sr_native/kernels.h"
 
@@ -374,8 +375,29 @@ int conv2d_detail::pick_dwt_tile(const ConvKernels& kr, int64_t o, int64_t c) {
 
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
                      float* db, const Conv2dShape& s, const float* dx_residual) {
+    // NaN and infinity: the placement is the reference's (sums over in-image
+    // taps only). A non-finite weight (a small scan) sends everything to the
+    // reference: dx through the forward would count padded taps. dx itself
+    // needs nothing more (the forward places NaN by windows). The fast dw
+    // forms read shifted vectors across row ends and Winograd tiles, so a
+    // NaN in x or dy can reach taps the reference keeps finite; it always
+    // reaches the centre tap's sum (every pixel's product), so a non-finite
+    // fast dw is the cheap sign: dw is then restored and redone by the
+    // reference. Rare input (a diverged run); normal calls pay one dw scan.
+    const int64_t dw_count = s.o * s.c * s.k * s.k;
+    if (!all_finite(w, dw_count)) {
+        ref::conv2d_backward(x, w, dy, dx, dw, db, s, dx_residual);
+        return;
+    }
     if (dx) backward_dx(w, dy, dx, dx_residual, s);
-    if (dw) backward_dw(x, dy, dw, s);
+    if (dw) {
+        std::vector<float> dw_before(dw, dw + dw_count);  // dw accumulates
+        backward_dw(x, dy, dw, s);
+        if (!all_finite(dw, dw_count)) {
+            std::copy(dw_before.begin(), dw_before.end(), dw);
+            ref::conv2d_backward(x, w, dy, nullptr, dw, nullptr, s, nullptr);
+        }
+    }
     if (db) backward_db(dy, db, s);
 }
 

@@ -79,7 +79,9 @@ void fwd_tile(const FwdBlockArgs& a, int64_t ow) {
 #pragma GCC unroll 8
         for (int v = 0; v < V; ++v) {
             Vec t = simd::vadd(acc[r][v], b);
-            if (a.relu) t = simd::vmax(t, simd::vzero());
+            // Zero first: vmax returns its second operand when either is NaN,
+            // so a NaN passes through ReLU, as in the reference.
+            if (a.relu) t = simd::vmax(simd::vzero(), t);
             if ((v + 1) * kL <= valid) {
                 t = rr ? simd::vfmadd(scale, t, simd::vload(rr + v * kL)) : simd::vmul(scale, t);
                 simd::vstore(yr + v * kL, t);

@@ -38,6 +38,7 @@
 
 #include "conv2d_kernels.h"
 #include "conv2d_winograd_kernels.h"
+#include "parallel.h"
 #include "sr_native/isa.h"
 
 namespace sr_native::conv2d_detail {
@@ -98,6 +99,45 @@ WinoKernels wino_active_kernels() {
 #endif
     return wino_kernels_generic();
 }
+
+namespace {
+// The outputs of one block's tiles (channel blocks ob0..ob1) straight from the
+// definition, for blocks whose input holds a NaN or infinity: Winograd's
+// transforms would spread it over whole 4x4 tiles (kernels.h's NaN rule says
+// it reaches only the outputs whose 3x3 window holds it). Float sums over the
+// in-image taps (padded taps add w * 0 = 0: the weights are finite here).
+void direct_tiles(const float* x, const float* w, float* y, const Conv2dShape& s, const Conv2dEpilogue& e,
+                  int64_t t0, int64_t nts, int64_t o0, int64_t o1) {
+    const int64_t C = s.c, H = s.h, W = s.w, HW = H * W;
+    const int64_t TH = ceil_div(H, kWinoM), TW = ceil_div(W, kWinoM);
+    for (int64_t t = t0; t < t0 + nts; ++t) {
+        const int64_t n = t / (TH * TW), r0 = t % (TH * TW) / TW * kWinoM, c0 = t % TW * kWinoM;
+        for (int64_t o = o0; o < o1; ++o) {
+            for (int64_t oh = r0; oh < std::min(H, r0 + kWinoM); ++oh) {
+                for (int64_t ow = c0; ow < std::min(W, c0 + kWinoM); ++ow) {
+                    float acc = 0.0f;
+                    for (int64_t c = 0; c < C; ++c) {
+                        const float* xc = x + (n * C + c) * HW;
+                        const float* wk = w + (o * C + c) * 9;
+                        for (int64_t kh = 0; kh < 3; ++kh) {
+                            const int64_t ih = oh + kh - 1;
+                            if (ih < 0 || ih >= H) continue;
+                            for (int64_t kw = 0; kw < 3; ++kw) {
+                                const int64_t iw = ow + kw - 1;
+                                if (iw >= 0 && iw < W) acc += wk[kh * 3 + kw] * xc[ih * W + iw];
+                            }
+                        }
+                    }
+                    float v = acc + (e.bias ? e.bias[o] : 0.0f);
+                    if (e.relu) v = v < 0.0f ? 0.0f : v;  // NaN passes
+                    const int64_t i = (n * s.o + o) * HW + oh * W + ow;
+                    y[i] = e.residual ? e.residual[i] + e.res_scale * v : e.res_scale * v;
+                }
+            }
+        }
+    }
+}
+}  // namespace
 
 void conv2d_forward_winograd(const float* x, const float* w, float* y, const Conv2dShape& s,
                              const Conv2dEpilogue& e) {
@@ -164,6 +204,7 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
         unsigned char* vec_fast = inside + ntp;
         unsigned char* in_fast = vec_fast + ntp;
         int64_t cur_blk = -1;
+        bool blk_finite = true;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
             const int64_t blk = it / ngroups, g = it % ngroups;
@@ -231,6 +272,15 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     ia.in_col = in_col;
                     kr.input(ia);
                 }
+                // A NaN or infinity in the input (or an input so large that
+                // the transform overflows) leaves a non-finite value in V: the
+                // cached V is scanned, about 1/O of the GEMM's work.
+                blk_finite = all_finite(v, kWinoPos * C * ntp);
+            }
+            if (!blk_finite) {
+                direct_tiles(x, w, y, s, e, t0, nts, g * per_group * kr.r_max,
+                             std::min(O, std::min(nob, g * per_group + per_group) * kr.r_max));
+                continue;
             }
             WinoBlockArgs a;
             a.u = u;

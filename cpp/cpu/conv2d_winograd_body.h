@@ -248,7 +248,7 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
             at6(z, o4);
             for (int j = 0; j < 4; ++j) {
                 Vec r = simd::vadd(o4[j], bias);
-                if (a.relu) r = simd::vmax(r, simd::vzero());
+                if (a.relu) r = simd::vmax(simd::vzero(), r);  // NaN passes (see conv2d_body.h)
                 o4[j] = simd::vmul(scale, r);
             }
             if (fast) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #if defined(SR_NATIVE_OPENMP)
 #include <omp.h>
@@ -100,7 +101,13 @@ bool isa_from_name(const char* name, Isa* out) {
 namespace {
 std::atomic<int>& thread_slot() {
 #if defined(SR_NATIVE_OPENMP)
-    static std::atomic<int> slot{omp_get_max_threads()};  // honours OMP_NUM_THREADS
+    // Honours OMP_NUM_THREADS, up to 4x the CPUs (set_num_threads' limit): a
+    // huge value would make libgomp call exit(1) at the first parallel region.
+    static std::atomic<int> slot{[] {
+        const int hw = static_cast<int>(std::thread::hardware_concurrency());
+        const int n = omp_get_max_threads();
+        return hw > 0 && n > 4 * hw ? 4 * hw : n;
+    }()};
 #else
     static std::atomic<int> slot{1};
 #endif

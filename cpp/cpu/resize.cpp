@@ -29,6 +29,7 @@
 #include <cpuid.h>
 #endif
 
+#include "parallel.h"
 #include "resize_rows.h"
 #include "sr_native/isa.h"
 #include "sr_native/resize.h"
@@ -452,6 +453,12 @@ void resize(const void* x, void* y, ResizeDtype dtype, const ResizeShape& s, Res
             return resize_typed(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), s,
                                 method, antialias);
         case ResizeDtype::f32:
+            // The windows hold zero-weight taps (padding, kernel zeros), and
+            // 0 * NaN = NaN would carry a NaN or infinity to outputs that do
+            // not take it (resize.h's rule); such rare images take the
+            // reference kernel, which skips zero weights.
+            if (!all_finite_threads(static_cast<const float*>(x), s.in_h * s.in_w * s.c, get_num_threads()))
+                return ref::resize(x, y, dtype, s, method, antialias);
             return resize_typed(static_cast<const float*>(x), static_cast<float*>(y), s, method,
                                 antialias);
     }

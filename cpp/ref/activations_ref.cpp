@@ -4,11 +4,12 @@
 namespace sr_native::ref {
 
 void relu_forward(const float* x, float* y, int64_t count) {
-    for (int64_t i = 0; i < count; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    // NaN passes through: ReLU propagates NaN like every other op.
+    for (int64_t i = 0; i < count; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void relu_backward(const float* x, const float* dy, float* dx, int64_t count) {
-    for (int64_t i = 0; i < count; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < count; ++i) dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
 }
 
 void prelu_forward(const float* x, const float* alpha, float* y, int64_t n, int64_t c,

@@ -2,6 +2,7 @@
 // Never optimised beyond keeping the loops in an order that is not absurdly
 // slow; the fast kernels and the tests compare against this.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "sr_native/isa.h"
@@ -32,6 +33,12 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
                             double* arow = acc.data() + oh * W;
                             for (int64_t ow = ow0; ow < ow1; ++ow) arow[ow] += wv * xrow[ow];
                         }
+                        // The padded taps add wv * 0: nothing, unless wv is NaN
+                        // or infinite (then NaN, kernels.h's rule for non-finite weights).
+                        if (!std::isfinite(wv))
+                            for (int64_t oh = 0; oh < H; ++oh)
+                                for (int64_t ow = 0; ow < W; ++ow)
+                                    if (oh < oh0 || oh >= oh1 || ow < ow0 || ow >= ow1) acc[oh * W + ow] += wv * 0.0;
                     }
                 }
             }

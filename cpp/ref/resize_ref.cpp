@@ -79,9 +79,13 @@ void resize_axis(const T* in, T* out, int64_t h, int64_t w, int64_t c, int axis,
                 const int64_t o = axis == 0 ? y : x;
                 double acc = 0.0;
                 for (int t = 0; t < taps.taps; ++t) {
+                    const double wt = taps.weight[o * taps.taps + t];
+                    // Zero-weight taps (padding of short rows, zeros of the
+                    // kernel) are skipped, not multiplied: resize.h's NaN rule.
+                    if (wt == 0.0) continue;
                     const int64_t i = taps.index[o * taps.taps + t];
                     const int64_t src = axis == 0 ? (i * w + x) * c + ch : (y * w + i) * c + ch;
-                    acc += taps.weight[o * taps.taps + t] * static_cast<double>(in[src]);
+                    acc += wt * static_cast<double>(in[src]);
                 }
                 out[(y * ow + x) * c + ch] = to_dtype<T>(acc);
             }

@@ -42,10 +42,28 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Set the threads every kernel uses, process-wide (n >= 1). No effect without OpenMP."""
+    """Set the threads every kernel uses, process-wide. No effect without OpenMP.
+
+    n must be from 1 to 4x the CPUs (``std::thread::hardware_concurrency()``;
+    ValueError past that: more threads only add overhead, and OpenMP kills the
+    process when it cannot create them). The n - 1 helper threads are tried
+    first, with OpenMP's stack size: where fewer can be created (a low
+    ``ulimit -v``), the kernels use as many as could be, with a RuntimeWarning.
+    Returns the count now in use.
+    """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
-    _core.set_num_threads(n)
+    limit = _core.max_num_threads()
+    if not 1 <= n <= limit:  # here too: past int64 the binding would raise TypeError
+        raise ValueError(f"set_num_threads: n must be >= 1 and at most {limit} (4x the {limit // 4} CPUs "
+                         f"std::thread::hardware_concurrency() reports), got {n}")
+    used = _core.set_num_threads(n)
+    if used < n:
+        import warnings
+
+        warnings.warn(f"set_num_threads: only {used} of {n} threads could be created "
+                      f"(memory or process limits); using {used}", RuntimeWarning, stacklevel=2)
+    return used
 
 
 def get_isa():

@@ -33,6 +33,23 @@ absurd memo indices; the file is read through a read-only ``mmap``, so a corrupt
 length field means a short read rather than a huge allocation. Nothing here
 uses ``eval``/``exec`` or imports ``torch``.
 
+Resource limits
+---------------
+A small file must not buy a large amount of work or memory. ``data.pkl`` is
+decompressed as a stream and refused past 16 MiB, and every pickle is refused
+past 2 million opcodes (both about 50 times what a state dict of 1,000 tensors
+takes: some 200 bytes and 25 opcodes per tensor), before it is unpickled. The
+bytes a file may make us allocate follow from the tensors its pickle declares:
+each storage is read only as far as the tensors that use it reach (a record's
+own length is never trusted beyond that), and the total (storages plus the
+arrays built from them) is refused past ``max_bytes`` (4 GiB by default) with
+:class:`CheckpointError`, or past the memory available with ``MemoryError``,
+before any record is read. A caller may also pass ``check``, which sees the
+object with tensor placeholders (``.shape``, ``.dtype``) before anything is
+read and may refuse it. Small records (``byteorder``) are read up to 16 bytes.
+Only regular files are opened (see :func:`open_regular_file`): a FIFO or a
+device never blocks the reader.
+
 Tensors come back as fresh C-contiguous arrays with the same dtype, except
 bfloat16, which NumPy lacks, and comes back as float32 (exactly). Parameters
 become plain arrays (``requires_grad`` and hooks are dropped).
@@ -40,17 +57,19 @@ become plain arrays (``requires_grad`` and hooks are dropped).
 
 import _compat_pickle  # the stdlib's Python 2 <-> 3 name table, for error messages
 import collections
+import fcntl
 import io
 import mmap
 import os
 import pickle
 import pickletools
+import stat
 import struct
 import zipfile
 
 import numpy as np
 
-__all__ = ["read_torch_checkpoint", "CheckpointError", "UnsafeCheckpointError"]
+__all__ = ["read_torch_checkpoint", "open_regular_file", "CheckpointError", "UnsafeCheckpointError"]
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -58,8 +77,14 @@ _LEGACY_PROTOCOL = 1001
 # A tensor whose strides overlap (stride 0, as from ``expand``) can be larger than
 # its storage; above this size such a tensor is refused instead of materialised.
 _MAX_EXPANSION_BYTES = 1 << 30
-# data.pkl of a zip checkpoint holds no tensor data; a bigger one is refused.
-_MAX_PICKLE_BYTES = 1 << 30
+# data.pkl of a zip checkpoint holds no tensor data: some 200 bytes and 25 opcodes
+# per tensor, so these allow about 80,000 tensors; more is refused unread.
+_MAX_PICKLE_BYTES = 16 << 20
+_MAX_PICKLE_OPCODES = 2_000_000
+# All tensor data a checkpoint may make us allocate (storages read plus arrays built).
+MAX_BYTES = 4 << 30
+# byteorder holds "little" or "big".
+_MAX_SMALL_RECORD = 16
 
 
 class CheckpointError(ValueError):
@@ -68,6 +93,56 @@ class CheckpointError(ValueError):
 
 class UnsafeCheckpointError(CheckpointError):
     """The file's pickle names a callable outside the allow-list; nothing was run."""
+
+
+class _RefusedByCaller(Exception):
+    """Carries the exception of the caller's ``check`` through the reader unchanged."""
+
+
+_FILE_KINDS = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device")]
+
+
+def _not_regular(path, mode, what):
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    return ValueError(f"{path}: is {kind}, not a {what} (only regular files are read)")
+
+
+def open_regular_file(path, what="file"):
+    """Open path for binary reading, refusing anything but a regular file.
+
+    A FIFO would block open() until a writer comes, a device may never end;
+    both are refused with ValueError naming the path. The path is checked
+    with stat before opening (devices are never opened), then opened with
+    O_NONBLOCK (opening a FIFO that replaced the file meanwhile returns at
+    once) and checked again on the open descriptor, so no swap between the
+    two can slip through. An empty path is a ValueError, a missing one
+    FileNotFoundError.
+    """
+    if isinstance(path, (str, bytes, os.PathLike)):
+        name = os.fspath(path)
+    else:
+        raise TypeError(f"expected a path (str or os.PathLike) for the {what}, got {type(path).__name__}")
+    if not name:
+        raise ValueError(f"empty path given for the {what}")
+    shown = os.fsdecode(name)
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no {what} at {shown}") from None
+    if not stat.S_ISREG(mode):
+        raise _not_regular(shown, mode, what)
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(shown, mode, what)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 # storage type name -> (dtype of the stored elements, little-endian)
@@ -83,6 +158,15 @@ _STORAGE_DTYPES = {
     "ByteStorage": np.dtype("u1"),
     "BoolStorage": np.dtype("u1"),  # normalised to bool (byte != 0) when built
 }
+
+
+def _output_dtype(type_name):
+    """The dtype of the array a storage type becomes."""
+    if type_name == "BFloat16Storage":
+        return np.dtype(np.float32)
+    if type_name == "BoolStorage":
+        return np.dtype(np.bool_)
+    return _STORAGE_DTYPES[type_name].newbyteorder("=")
 
 
 # ---------------------------------------------------------------------------
@@ -123,6 +207,8 @@ class _StorageRef(_Placeholder):
 
 
 class _TensorRef(_Placeholder):
+    """A tensor the pickle declares; ``shape``, ``ndim`` and ``dtype`` are those of the
+    array it will become, for a caller's ``check`` before anything is read."""
     __slots__ = ("storage", "offset", "size", "stride")
 
     def __init__(self, storage, offset, size, stride):
@@ -130,6 +216,30 @@ class _TensorRef(_Placeholder):
         self.offset = offset
         self.size = size
         self.stride = stride
+
+    @property
+    def shape(self):
+        return self.size
+
+    @property
+    def ndim(self):
+        return len(self.size)
+
+    @property
+    def dtype(self):
+        return _output_dtype(self.storage.type_name)
+
+    def numel(self):
+        n = 1
+        for s in self.size:
+            n *= s
+        return n
+
+    def reach(self):
+        """Elements of the storage view this tensor needs (0 when empty)."""
+        if self.numel() == 0:
+            return 0
+        return self.offset + sum((s - 1) * st for s, st in zip(self.size, self.stride)) + 1
 
 
 class _PickledOrderedDict(collections.OrderedDict):
@@ -282,6 +392,9 @@ def _check_opcodes(file):
     start = file.tell()
     count = 0
     for count, (op, arg, _pos) in enumerate(pickletools.genops(file), 1):
+        if count > _MAX_PICKLE_OPCODES:
+            raise CheckpointError(f"the pickle has more than {_MAX_PICKLE_OPCODES:,} opcodes, "
+                                  "far more than a checkpoint needs; refusing to load it")
         if op.name in _FORBIDDEN_OPCODES:
             raise CheckpointError(f"the pickle uses the {op.name} opcode, which checkpoints never need")
         if op.name in _MEMO_OPCODES and arg > 2 * count + 1024:
@@ -301,17 +414,20 @@ def _unpickle(file, path, storage_ids=None):
 class _StorageReader:
     """Reads each storage's bytes once, on first use, and forgets it after its last use."""
 
-    def __init__(self, path, read_bytes, big_endian, uses):
+    def __init__(self, path, read_bytes, big_endian, uses, wanted):
         self._path = path
         self._read_bytes = read_bytes  # key, nbytes wanted -> bytes (may be shorter)
         self._big_endian = big_endian
         self._uses = uses
+        self._wanted = wanted  # key -> elements to read: as far as its tensors reach
         self._cache = {}
 
     def elements(self, ref):
-        """The 1-D array of storage ``ref.key`` (only the ``ref`` view of it)."""
+        """The 1-D array of storage ``ref.key`` (only the ``ref`` view of it, up to
+        where the tensors of the file reach)."""
+        wanted = self._wanted[ref.key]
         if ref.key not in self._cache:
-            raw = self._read_bytes(ref.key, ref.numel * ref.dtype.itemsize)
+            raw = self._read_bytes(ref.key, wanted * ref.dtype.itemsize)
             dtype = ref.dtype.newbyteorder(">") if self._big_endian else ref.dtype
             n = len(raw) // dtype.itemsize
             self._cache[ref.key] = np.frombuffer(raw, dtype=dtype, count=n)
@@ -320,9 +436,9 @@ class _StorageReader:
         self._uses[ref.key] = left
         if left <= 0:
             del self._cache[ref.key]
-        if ref.start + ref.count > data.size:
+        if wanted > data.size:
             raise CheckpointError(f"{self._path}: storage {ref.key!r} holds {data.size} elements, "
-                                  f"the file declares {ref.start + ref.count}")
+                                  f"the file declares {wanted}")
         return data[ref.start:ref.start + ref.count]
 
     def tensor(self, t):
@@ -353,17 +469,23 @@ class _StorageReader:
         return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
 
 
-def _count_storage_uses(obj, uses, seen):
+def _count_storage_uses(obj, uses, seen, wanted, refs):
+    """Per storage key: how many placeholders use it (uses) and how many elements
+    they reach (wanted: never more than the storage declares). Every placeholder
+    goes into refs."""
     stack = [obj]
     while stack:
         o = stack.pop()
         if id(o) in seen:
             continue
         seen.add(id(o))
-        if isinstance(o, _TensorRef):
-            uses[o.storage.key] = uses.get(o.storage.key, 0) + 1
-        elif isinstance(o, _StorageRef):
-            uses[o.key] = uses.get(o.key, 0) + 1
+        if isinstance(o, (_TensorRef, _StorageRef)):
+            ref = o.storage if isinstance(o, _TensorRef) else o
+            # A view's own reach, capped to the view: reaching past it is refused when built.
+            reach = ref.start + min(o.reach(), ref.count) if isinstance(o, _TensorRef) else ref.start + ref.count
+            uses[ref.key] = uses.get(ref.key, 0) + 1
+            wanted[ref.key] = max(wanted.get(ref.key, 0), min(reach, ref.numel) if o is not ref else reach)
+            refs.append(o)
         elif isinstance(o, dict):
             stack.extend(o.values())
             meta = o.__dict__.get("_sr_native_metadata") if hasattr(o, "__dict__") else None
@@ -410,10 +532,40 @@ def _resolve(obj, reader, memo):
     return out
 
 
-def _finish(obj, path, read_bytes, big_endian):
-    uses = {}
-    _count_storage_uses(obj, uses, set())
-    reader = _StorageReader(path, read_bytes, big_endian, uses)
+def _check_budget(path, refs, wanted, max_bytes):
+    """Refuse, before reading anything, a file whose tensors need more memory than
+    max_bytes or than is available: the storages read plus the arrays built."""
+    types = {}
+    for o in refs:
+        ref = o.storage if isinstance(o, _TensorRef) else o
+        types[ref.key] = ref.dtype.itemsize
+    total = sum(wanted[k] * size for k, size in types.items())
+    for o in refs:
+        if isinstance(o, _TensorRef):
+            total += o.numel() * o.dtype.itemsize
+        else:
+            total += o.count * _output_dtype(o.type_name).itemsize
+    if total > max_bytes:
+        raise CheckpointError(f"{path}: the checkpoint's tensors are too large: they need {total:,} bytes, "
+                              f"more than the limit of {max_bytes:,}; refusing to read them")
+    from . import _core
+
+    available = _core.available_memory()
+    if total > available:
+        raise MemoryError(f"{path}: the checkpoint declares tensors needing {total / 2**30:.1f} GiB, "
+                          f"{available / 2**30:.1f} GiB of memory is available")
+
+
+def _finish(obj, path, read_bytes, big_endian, check=None, max_bytes=MAX_BYTES):
+    uses, wanted, refs = {}, {}, []
+    _count_storage_uses(obj, uses, set(), wanted, refs)
+    if check is not None:
+        try:
+            check(obj)
+        except Exception as exc:
+            raise _RefusedByCaller(exc) from exc
+    _check_budget(path, refs, wanted, max_bytes)
+    reader = _StorageReader(path, read_bytes, big_endian, uses, wanted)
     return _resolve(obj, reader, {})
 
 
@@ -434,7 +586,15 @@ class _SeekableMap:
         return getattr(self._mm, name)
 
 
-def _read_zip(path, f):
+def _read_capped(zf, info, limit):
+    """At most limit bytes of a record, decompressed as a stream: the header's
+    sizes are never trusted for how much to read. A record read to its end has
+    its CRC checked by zipfile."""
+    with zf.open(info) as record:
+        return record.read(limit)
+
+
+def _read_zip(path, f, check, max_bytes):
     with zipfile.ZipFile(_SeekableMap(f)) as zf:
         names = zf.namelist()
         pkls = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
@@ -444,14 +604,18 @@ def _read_zip(path, f):
         prefix = pkls[0][:-len("data.pkl")]
         big_endian = False
         if prefix + "byteorder" in names:
-            order = zf.read(prefix + "byteorder").decode("ascii", "replace").strip()
+            order = _read_capped(zf, zf.getinfo(prefix + "byteorder"), _MAX_SMALL_RECORD)
+            order = order.decode("ascii", "replace").strip()
             if order not in ("little", "big"):
                 raise CheckpointError(f"{path}: unknown byteorder record {order!r}")
             big_endian = order == "big"
-        if zf.getinfo(pkls[0]).file_size > _MAX_PICKLE_BYTES:
-            raise CheckpointError(f"{path}: {pkls[0]} is implausibly large")
+        info = zf.getinfo(pkls[0])
+        pickled = _read_capped(zf, info, _MAX_PICKLE_BYTES + 1) if info.file_size <= _MAX_PICKLE_BYTES else b""
+        if info.file_size > _MAX_PICKLE_BYTES or len(pickled) > _MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{path}: {pkls[0]} is larger than {_MAX_PICKLE_BYTES >> 20} MiB, far more "
+                                  "than a checkpoint's pickle needs; refusing to load it")
         storage_ids = {}
-        obj = _unpickle(io.BytesIO(zf.read(pkls[0])), path, storage_ids)
+        obj = _unpickle(io.BytesIO(pickled), path, storage_ids)
 
         def read_bytes(key, nbytes):
             name = f"{prefix}data/{key}"
@@ -464,10 +628,10 @@ def _read_zip(path, f):
                 # compressed one could be a zip bomb) is read only as far as needed.
                 return record.read() if info.file_size <= nbytes else record.read(nbytes)
 
-        return _finish(obj, path, read_bytes, big_endian)
+        return _finish(obj, path, read_bytes, big_endian, check, max_bytes)
 
 
-def _read_legacy(path, f, file_size):
+def _read_legacy(path, f, file_size, check, max_bytes):
     try:
         magic = _unpickle(f, path)
     except UnsafeCheckpointError:
@@ -510,17 +674,17 @@ def _read_legacy(path, f, file_size):
         located[key] = (pos + 8, nbytes)
         pos += 8 + nbytes
 
-    def read_bytes(key, _nbytes):
+    def read_bytes(key, wanted):
         if key not in located:
             raise CheckpointError(f"{path}: storage {key!r} has no data in the file")
         offset, nbytes = located[key]
         f.seek(offset)
-        return f.read(nbytes)
+        return f.read(min(nbytes, wanted))  # only as far as the tensors reach
 
-    return _finish(obj, path, read_bytes, big_endian)
+    return _finish(obj, path, read_bytes, big_endian, check, max_bytes)
 
 
-def _read_mapped(path, f, file_size):
+def _read_mapped(path, f, file_size, check, max_bytes):
     """Dispatch on the format; every failure becomes a CheckpointError naming the path."""
     head = f[:512]
     try:
@@ -528,11 +692,15 @@ def _read_mapped(path, f, file_size):
             if not zipfile.is_zipfile(_SeekableMap(f)):
                 raise CheckpointError(f"{path}: truncated or corrupt zip archive")
             f.seek(0)
-            return _read_zip(path, f)
+            return _read_zip(path, f, check, max_bytes)
         if len(head) >= 262 and head[257:262] == b"ustar":
             raise CheckpointError(f"{path}: tar-format checkpoint (PyTorch < 0.1.10) is not "
                                   "supported; re-save it with a newer PyTorch")
-        return _read_legacy(path, f, file_size)
+        return _read_legacy(path, f, file_size, check, max_bytes)
+    except _RefusedByCaller as exc:
+        raise exc.args[0] from None
+    except MemoryError:
+        raise
     except CheckpointError as exc:
         if str(exc).startswith(path):
             raise
@@ -543,11 +711,15 @@ def _read_mapped(path, f, file_size):
                               f"({type(exc).__name__}: {exc})") from exc
 
 
-def read_torch_checkpoint(path):
+def read_torch_checkpoint(path, *, check=None, max_bytes=MAX_BYTES):
     """Load a PyTorch checkpoint as plain Python containers holding NumPy arrays.
 
     Args:
         path: a ``.pt``/``.pth`` file written by ``torch.save`` (zip or legacy format).
+        check: optional; called with the unpickled object, whose tensors are still
+            placeholders with ``shape``, ``ndim`` and ``dtype``, before any tensor data
+            is read or allocated. Whatever it raises is raised unchanged.
+        max_bytes: refuse files whose tensors need more memory than this.
 
     Returns:
         The saved object (dict, OrderedDict, list, tuple, str, int, float, bool, None)
@@ -556,16 +728,19 @@ def read_torch_checkpoint(path):
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is empty, a directory, a FIFO or a device.
         UnsafeCheckpointError: the pickle names a callable outside the allow-list.
-        CheckpointError: the file is not a checkpoint, is truncated or corrupt, or a
-            tensor does not fit in its storage.
+        CheckpointError: the file is not a checkpoint, is truncated or corrupt, a
+            tensor does not fit in its storage, or the file needs more than the
+            limits (pickle size and opcodes, max_bytes).
+        MemoryError: the tensors the file declares need more than the available memory.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as file:
+    with open_regular_file(path, "PyTorch checkpoint") as file:
+        path = os.fsdecode(os.fspath(path))
         file_size = os.fstat(file.fileno()).st_size
         if file_size == 0:
             raise CheckpointError(f"{path}: empty file, not a PyTorch checkpoint")
         # Reading through a read-only map: a corrupt length field in the pickle or the
         # zip directory then gives a short read, never a huge allocation.
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as f:
-            return _read_mapped(path, f, file_size)
+            return _read_mapped(path, f, file_size, check, max_bytes)

@@ -1,6 +1,6 @@
 """The `sr-native` command line.
 
-    sr-native upscale IN... -o OUT [--scale 2] [--method bicubic]
+    sr-native upscale IN... -o OUT [--scale 2] [--model M | --method bicubic]
     sr-native train DATA --out RUN [--scale 2] [--model edsr-baseline] [--resume]
     sr-native eval --data SET [--model M] [--scale 2] [--csv FILE]
     sr-native bench [--model M] [--size WxH] [--threads N]
@@ -8,15 +8,34 @@
 
 `upscale` runs a super-resolution network (the shipped model for the scale,
 or --model), or a plain resize with --method.
+
+Exit status: 0 done; 1 some work was attempted and failed (a bad image in a
+folder job, a disk error, an unexpected error); 2 bad arguments or inputs,
+found before any work (usage errors, missing files and folders, unusable
+models, conflicting options); 130 interrupted (Ctrl-C). Every error is one
+line `sr-native COMMAND: ...` on stderr, never a traceback.
 """
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .imagefiles import images_in, is_image
+from .imagefiles import glob_images, glob_root, images_in, is_regular_file
+
+# Formats that hold several frames: animated GIF, APNG, animated WebP, multi-page TIFF.
+_MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
+
+_SHARED_DATA_HINT = ("the examples' ../shared/data is the development data folder beside a checkout, absent "
+                     "from a fresh clone: download the benchmark sets (Set5, Set14, ...) or DIV2K and give "
+                     "their folder (the tests look for them through SR_NATIVE_SHARED_DATA)")
+
+
+class UsageError(Exception):
+    """Bad arguments or inputs found before any work: exit status 2."""
 
 
 def _version():
@@ -25,148 +44,423 @@ def _version():
     return sr_native.__version__
 
 
+def _one_line(exc):
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def _show_progress(args):
     """Bars only for a person watching: not with --quiet, not when stderr is a file or pipe."""
     return not args.quiet and sys.stderr.isatty()
 
 
-def _inputs(paths):
-    """Files, folders (their images) and glob patterns (quoted, so the shell
-    leaves them alone; ** matches across folders), in order, each once."""
+# ------------------------------------------------------------- argument types
+def _int_in(lo, hi=None):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def _float_in(lo=None, *, above=None, hi=None):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if (lo is not None and value < lo) or (above is not None and value <= above) or (hi is not None
+                                                                                           and value > hi):
+            bound = (f"> {above}" if above is not None else f">= {lo}") + (f" and <= {hi}" if hi is not None else "")
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+_MAX_THREADS = 1024  # a sanity bound; set_num_threads refuses more than the machine can use
+
+
+def _size(text):
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be WxH, got {text!r}") from None
+    if not (1 <= w <= 1 << 15 and 1 <= h <= 1 << 15):
+        raise argparse.ArgumentTypeError(f"width and height must be 1..{1 << 15}, got {text!r}")
+    return w, h
+
+
+_size.__name__ = "size"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (`sr-native upscale: ... (see --help)`), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; "(default: X)" after each option that has a default worth stating."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+    def _split_lines(self, text, width):  # no line break inside a model name such as edsr-baseline-x2
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+# ------------------------------------------------------------- upscale: inputs and outputs
+def _inputs(args, not_regular):
+    """[(file, base folder)] from files, folders and glob patterns (quoted, so
+    the shell leaves them alone; ** matches across folders), in order, each
+    file once. Missing files, non-regular files named on the command line and
+    folders or patterns without images are usage errors."""
     import glob
 
-    seen = set()
-    for arg in paths:
+    found, seen, problems = [], set(), []
+    for arg in args.inputs:
         p = Path(arg)
         if p.is_dir():
-            found = images_in(p)
-        elif not p.exists() and glob.has_magic(arg):
-            found = sorted(Path(q) for q in glob.glob(arg, recursive=True) if is_image(q))
+            files, base = images_in(p, recursive=args.recursive, not_regular=not_regular), p
+            if not files and not not_regular:
+                problems.append(f"no images in folder {arg}" + ("" if args.recursive else
+                                                                 " (--recursive to include its subfolders)"))
+        elif os.path.lexists(arg):
+            if not is_regular_file(p):
+                problems.append(f"{arg}: not a regular file" if p.exists() else f"{arg}: dangling link")
+                continue
+            files, base = [p], p.parent
+        elif glob.has_magic(arg):
+            files, base = glob_images(arg, not_regular=not_regular), glob_root(arg)[0]
+            if not files:
+                problems.append(f"no images match {arg}")
         else:
-            found = [p]  # a missing file is reported when it is read
-        for q in found:
-            if q not in seen:
-                seen.add(q)
-                yield q
+            problems.append(f"no such file or folder: {arg}")
+            continue
+        for f in files:
+            key = os.path.realpath(f)
+            if key not in seen:
+                seen.add(key)
+                found.append((f, base))
+    if problems:
+        raise UsageError("; ".join(problems))
+    return found
 
 
-def _output_path(src, out, many, fmt=None):
-    """Where src's result goes: into the folder `out` under src's name (with the
-    extension `fmt` when given), or the file `out` itself for one input."""
-    out = Path(out)
-    if many or out.is_dir() or out.suffix == "":
-        out.mkdir(parents=True, exist_ok=True)
-        name = src.name if not fmt else f"{src.stem}.{fmt.lstrip('.')}"
-        return out / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
+def _output_format(path):
+    """Pillow's format name for a file's extension, or a usage error."""
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise UsageError(f"cannot write {Path(path).suffix or 'files without an extension'!s} ({path}): "
+                         "use .png, .jpg, .webp, .tif, .bmp or .gif")
+    return fmt
 
 
+def _plan_outputs(args, sources):
+    """[(src, dst)], and whether the output is a folder. The rules (README):
+    - one input and -o with an extension (not an existing folder): that file;
+    - otherwise -o is a folder; each output keeps its input's path relative to
+      the common folder of the inputs (a folder argument, a glob's fixed
+      start, a file's own folder), so a/x.png and b/x.png give OUT/a/x.png
+      and OUT/b/x.png; --format changes the extension;
+    - two inputs that would write one output, or an output that is one of
+      the inputs (without --overwrite), are refused before any work."""
+    out = Path(args.output)
+    if args.output == "-":
+        raise UsageError("-o - (standard output) is not supported: give an output file or folder")
+    folder_out = len(sources) > 1 or out.is_dir() or out.suffix == ""
+    if not folder_out:
+        if args.format:
+            raise UsageError(f"--format applies to output folders; the output file {args.output} "
+                             "already names its format by its extension")
+        plan = [(sources[0][0], out)]
+    else:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{len(sources)} inputs need an output folder, and {args.output} is not a folder")
+        if not out.exists() and out.suffix and _is_image_name(out):
+            raise UsageError(f"{len(sources)} inputs need an output folder, got the file name {args.output}")
+        root = os.path.commonpath([os.path.abspath(base) for _, base in sources])
+        plan = []
+        for src, _ in sources:
+            rel = Path(os.path.relpath(os.path.abspath(src), root))
+            if args.format:
+                rel = rel.with_suffix("." + args.format.lstrip("."))
+            plan.append((src, out / rel))
+    for _, dst in plan:
+        _output_format(dst)
+    by_dst = {}
+    inputs = {os.path.realpath(src) for src, _ in plan}
+    for src, dst in plan:
+        key = os.path.realpath(dst)
+        if key in by_dst:
+            raise UsageError(f"{by_dst[key]} and {src} would both be written to {dst}")
+        by_dst[key] = src
+        if key in inputs and not args.overwrite:
+            raise UsageError(f"the output {dst} is the input {src}: choose another output (or --overwrite "
+                             "to replace the input)")
+    return plan, folder_out
+
+
+def _is_image_name(path):
+    from .imagefiles import is_image
+
+    return is_image(path)
+
+
+# ------------------------------------------------------------- upscale: reading and writing
 def _read_image(path):
-    """(array, save options): the pixels, upright (EXIF orientation applied), HxW
-    or HxWxC in the file's own precision (8 or 16 bits), and what to carry over
-    to the output file (the ICC profile)."""
-    from PIL import Image, ImageOps
+    """(frames, meta): frames a list of (pixels, back) with pixels upright (EXIF
+    orientation applied), in the file's own precision (8 or 16 bits) and in a
+    layout the network takes, and back(result) the result in the file's own
+    layout (gray+alpha stays gray+alpha); meta the ICC profile, EXIF, frame
+    durations and loop count to carry over."""
+    from PIL import Image, ImageOps, ImageSequence
 
-    from .imagefiles import is_16bit_colour, read_16bit_colour
+    from .imagefiles import is_16bit_colour, network_layout, pil_to_array, read_16bit_colour
 
+    if not is_regular_file(path):  # a FIFO would block open() forever
+        raise ValueError("not a regular file (a FIFO, socket or device): skipped")
     with Image.open(path) as im:
-        icc = im.info.get("icc_profile")
-        if is_16bit_colour(im):  # Pillow would read 8 bits
-            return read_16bit_colour(path, im), ({"icc_profile": icc} if icc else {})
-        im = ImageOps.exif_transpose(im)
-        if im.mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
-            has_alpha = "A" in im.getbands() or "transparency" in im.info
-            im = im.convert("RGBA" if has_alpha else "RGB")
-        return np.asarray(im), ({"icc_profile": icc} if icc else {})
+        deep = is_16bit_colour(im)  # asked first: getexif() loads a PNG, which forgets its raw mode
+        meta = {"icc_profile": im.info.get("icc_profile"), "exif": im.getexif(), "durations": None,
+                "loop": im.info.get("loop")}
+        if deep:  # Pillow would read 8 bits
+            return [network_layout(read_16bit_colour(path, im))], meta
+        if getattr(im, "n_frames", 1) > 1 and im.format in _MULTI_FRAME_FORMATS:
+            frames, durations = [], []
+            for frame in ImageSequence.Iterator(im):
+                frame.load()
+                durations.append(frame.info.get("duration"))
+                frames.append(np.asarray(ImageOps.exif_transpose(frame).convert("RGBA")))
+            if all((f[..., 3] == 255).all() for f in frames):
+                frames = [np.ascontiguousarray(f[..., :3]) for f in frames]
+            meta["durations"] = durations
+            return [(f, lambda out: out) for f in frames], meta
+        return [pil_to_array(ImageOps.exif_transpose(im))], meta
 
 
-def _save_image(arr, dst, options):
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_atomically(dst, write):
+    """write(temp_path) into a short temporary name beside dst, then rename:
+    a killed job leaves no half-written image under the real name, and a long
+    file name does not grow past the file system's limit. The file gets the
+    mode a new file would (0666 less the umask), not mkstemp's 0600."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".sr-native-", suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_options(fmt, arr, meta, args):
+    """Pillow save options: the ICC profile when its colour space is the
+    output's, the camera EXIF (orientation reset to 1: the pixels are stored
+    upright now), and JPEG/WebP quality."""
+    from .imagefiles import icc_profile_fits
+
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    options = {}
+    icc = meta.get("icc_profile")
+    if icc and icc_profile_fits(icc, channels):
+        options["icc_profile"] = icc
+    exif = meta.get("exif")
+    if exif is not None and len(exif) and fmt in ("JPEG", "WEBP", "PNG"):
+        exif[0x0112] = 1
+        options["exif"] = exif.tobytes()
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = 95 if args.quality is None else args.quality
+    if fmt == "WEBP" and args.lossless:
+        options["lossless"] = True
+    return options
+
+
+def _save_image(frames, dst, meta, args):
+    """Write one image (or every frame of an animation) to dst, atomically."""
     from PIL import Image
 
     from .imagefiles import write_16bit_colour
 
-    fmt = Image.registered_extensions().get(dst.suffix.lower())
-    if arr.dtype == np.uint16 and arr.ndim == 3:  # 16-bit colour: Pillow cannot write it
-        tmp = dst.with_name(dst.name + ".part")
-        try:
-            write_16bit_colour(arr, tmp, fmt, options.get("icc_profile"))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        tmp.replace(dst)
+    fmt = _output_format(dst)
+    arr = frames[0]
+    options = _save_options(fmt, arr, meta, args)
+    if len(frames) > 1 and fmt not in _MULTI_FRAME_FORMATS:
+        raise ValueError(f"an animation of {len(frames)} frames cannot be written as {fmt}; write .gif, .png "
+                         "(APNG) or .webp to keep every frame")
+    if arr.dtype == np.uint16 and arr.ndim == 3:  # 16-bit with several channels: Pillow cannot write it
+        _write_atomically(dst, lambda tmp: write_16bit_colour(arr, tmp, fmt, options.get("icc_profile")))
         return
-    img = Image.fromarray(arr)
-    if dst.suffix.lower() in (".jpg", ".jpeg"):
-        if img.mode in ("RGBA", "LA"):
+    if fmt == "JPEG":
+        if arr.ndim == 3 and arr.shape[2] in (2, 4):
             raise ValueError(f"JPEG cannot keep the alpha channel; write {dst.stem}.png instead (--format png)")
         if arr.dtype != np.uint8:
             raise ValueError(f"JPEG holds 8 bits; write {dst.stem}.png or .tif to keep 16 bits")
-        options = {**options, "quality": 95}
-    tmp = dst.with_name(dst.name + ".part")  # a killed job leaves no half-written image under the real name
+    images = [Image.fromarray(f) for f in frames]
+    if len(images) > 1:
+        options.update(save_all=True, append_images=images[1:])
+        if meta.get("durations") and all(d is not None for d in meta["durations"]):
+            options["duration"] = [int(round(d)) for d in meta["durations"]]
+        if meta.get("loop") is not None:
+            options["loop"] = meta["loop"]
+        if fmt == "GIF" and images[0].mode == "RGBA":
+            options["disposal"] = 2  # full frames with transparency: clear before each
+    _write_atomically(dst, lambda tmp: images[0].save(tmp, format=fmt, **options))
+
+
+def _check_option_conflicts(args):
+    if args.method is not None:
+        for given, name in ((args.model, "--model"), (args.self_ensemble, "--self-ensemble"),
+                            (args.tile is not None, "--tile"), (args.device is not None, "--device")):
+            if given:
+                raise UsageError(f"{name} applies to the network; --method {args.method} is a plain resize")
+    if args.lossless and args.quality is not None:
+        raise UsageError("--lossless and --quality exclude each other (lossless WebP has no quality)")
+
+
+def _check_format_options(args, plan):
+    formats = {_output_format(dst) for _, dst in plan}
+    if args.quality is not None and not formats & {"JPEG", "WEBP"}:
+        raise UsageError(f"--quality applies to JPEG and WebP output; the output is {', '.join(sorted(formats))}")
+    if args.lossless and "WEBP" not in formats:
+        raise UsageError(f"--lossless applies to WebP output; the output is {', '.join(sorted(formats))}")
+
+
+def _model_for(args, command):
+    """The network and its scale from --model and --scale: with --model the
+    model's own scale (a different --scale is a usage error naming both);
+    without it, the shipped model for --scale (2 when not given)."""
+    from .upscaling import resolve_model
+    from .weights import DEFAULT_MODEL
+
+    if args.model is None:
+        scale = 2 if args.scale is None else args.scale
+        if scale != int(scale) or int(scale) < 2:
+            raise UsageError(f"networks upscale by an integer factor of at least 2, got --scale {args.scale:g}"
+                             + ("; use --method for other factors" if command == "upscale" else ""))
+        name = DEFAULT_MODEL.format(scale=int(scale))
+    else:
+        name = args.model
+        _check_regular(name, "--model")
     try:
-        img.save(tmp, format=fmt, **options)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(dst)
+        net = resolve_model(name, None)
+    except Exception as exc:  # any failure to load a model (missing, malformed, too large) is a bad argument
+        raise UsageError(f"--model {name}: {_one_line(exc)}") from None
+    if args.scale is not None and args.scale != net.scale:
+        raise UsageError(f"--scale {args.scale:g} does not match the model {name}, which upscales x{net.scale} "
+                         "(leave --scale out to use the model's scale)")
+    return net, name
+
+
+def _check_tile(net, tile, device, self_ensemble):
+    """upscale's own check of the tile size, on a tiny image, before any file is read."""
+    import sr_native
+
+    try:
+        sr_native.upscale(np.zeros((2, 2, 3), np.uint8), net.scale, model=net, tile=tile, device=device,
+                          self_ensemble=self_ensemble)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--tile {tile}: {_one_line(exc).removeprefix('upscale: ')}") from None
 
 
 def cmd_upscale(args):
     import sr_native
-    from sr_native.upscaling import resolve_model
 
+    _check_option_conflicts(args)
+    not_regular = []
+    sources = _inputs(args, not_regular)
+    if not sources and not not_regular:
+        raise UsageError("no input images found")
+    plan, folder_out = _plan_outputs(args, sources) if sources else ([], True)
+    _check_format_options(args, plan)
     if args.threads:
         sr_native.set_num_threads(args.threads)
-    sources = list(_inputs(args.inputs))
-    if not sources:
-        print("sr-native upscale: no input images found", file=sys.stderr)
-        return 2
     net = None
     if args.method is None:  # the network: --model, or the shipped default for the scale
-        if args.scale != int(args.scale):
-            print("sr-native upscale: networks upscale by 2, 3 or 4; use --method for other factors",
-                  file=sys.stderr)
-            return 2
-        try:
-            net = resolve_model(args.model, int(args.scale)).to(args.device)
-        except (ValueError, FileNotFoundError, sr_native.cuda.CudaUnavailableError) as exc:
-            print(f"sr-native upscale: {exc}", file=sys.stderr)
-            return 2
-    tile = "auto" if args.tile is None else (None if args.tile == 0 else args.tile)
+        net, name = _model_for(args, "upscale")
+        net = net.to(args.device or "cpu")
+        tile = "auto" if args.tile is None else (None if args.tile == 0 else args.tile)
+        if args.tile:
+            _check_tile(net, tile, args.device, args.self_ensemble)
+        if not args.quiet:
+            info = net.info()
+            print(f"model: {name} ({info.architecture} x{net.scale})")
+    elif args.scale is None:
+        args.scale = 2.0
+
     show = _show_progress(args)
     # One image: a bar over its tiles; several: a bar over the images.
     image_bar = None
-    if show and len(sources) > 1:
+    if show and len(plan) > 1:
         from tqdm import tqdm
 
-        image_bar = tqdm(total=len(sources), unit="image", desc="upscale")
+        image_bar = tqdm(total=len(plan), unit="image", desc="upscale")
+
+    def report(message):
+        if image_bar is not None:
+            image_bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr)
+
     failed = skipped = 0
-    for src in sources:
+    for path in not_regular:  # FIFOs, sockets, devices, dangling links found in folders
+        failed += 1
+        report(f"sr-native upscale: {path}: not a regular file (a FIFO, socket, device or dangling link): skipped")
+    for src, dst in plan:
         try:
-            dst = _output_path(src, args.output, len(sources) > 1, args.format)
-            if (len(sources) > 1 and not args.overwrite and dst.exists() and src.exists()
+            if (folder_out and not args.overwrite and dst.exists()
                     and dst.stat().st_mtime >= src.stat().st_mtime):
                 skipped += 1  # done by an earlier run of the same job
                 if image_bar is not None:
                     image_bar.update()
                 continue
-            arr, save_options = _read_image(src)
-            if net is None:
-                out = sr_native.resize(arr, args.scale, method=args.method)
-            else:
-                out = sr_native.upscale(arr, net.scale, model=net, tile=tile, self_ensemble=args.self_ensemble,
-                                        progress=show and image_bar is None)
-            _save_image(out, dst, save_options)
+            frames, meta = _read_image(src)
+            results = []
+            for pixels, back in frames:
+                if net is None:
+                    out = sr_native.resize(pixels, args.scale, method=args.method)
+                else:
+                    out = sr_native.upscale(pixels, net.scale, model=net, tile=tile,
+                                            self_ensemble=args.self_ensemble,
+                                            progress=show and image_bar is None and len(frames) == 1)
+                results.append(back(out))
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _save_image(results, dst, meta, args)
             if not args.quiet and image_bar is None:
-                print(f"{src} ({arr.shape[1]}x{arr.shape[0]}) -> {dst} ({out.shape[1]}x{out.shape[0]})")
+                h, w = frames[0][0].shape[:2]
+                oh, ow = results[0].shape[:2]
+                extra = f", {len(frames)} frames" if len(frames) > 1 else ""
+                print(f"{src} ({w}x{h}{extra}) -> {dst} ({ow}x{oh})")
         except Exception as exc:  # one bad file does not stop a folder job
             failed += 1
-            message = f"sr-native upscale: {src}: {exc}"
-            if image_bar is not None:
-                image_bar.write(message, file=sys.stderr)
-            else:
-                print(message, file=sys.stderr)
+            report(f"sr-native upscale: {src}: {_one_line(exc)}")
         if image_bar is not None:
             image_bar.update()
     if image_bar is not None:
@@ -174,13 +468,52 @@ def cmd_upscale(args):
     if skipped and not args.quiet:
         print(f"sr-native upscale: {skipped} image(s) already done, skipped (--overwrite to redo them)")
     if failed:
-        print(f"sr-native upscale: {failed} of {len(sources)} image(s) failed", file=sys.stderr)
+        total = len(plan) + len(not_regular)
+        print(f"sr-native upscale: {failed} of {total} image(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+# ------------------------------------------------------------- train, eval, bench, info
+def _check_regular(path, option):
+    """An existing path given for a file must be a regular file: reading a FIFO
+    blocks, writing one blocks until someone reads it."""
+    if os.path.lexists(path) and not is_regular_file(path):
+        what = "a folder" if Path(path).is_dir() else "not a regular file"
+        raise UsageError(f"{option}: {path} is {what}")
+
+
+def _check_folder(path, option):
+    p = Path(path)
+    if not p.exists():
+        hint = f" ({_SHARED_DATA_HINT})" if "shared/data" in Path(path).as_posix() else ""
+        raise UsageError(f"{option}: no such folder: {path}{hint}")
+    if not p.is_dir():
+        raise UsageError(f"{option}: not a folder: {path}")
 
 
 def cmd_train(args):
     import sr_native
 
+    _check_folder(args.data, "DATA")
+    for value, option in ((args.val, "--val"), (args.lr_folder, "--lr-folder")):
+        if value is not None:
+            _check_folder(value, option)
+    if args.init_from is not None:
+        _check_regular(args.init_from, "--init-from")
+    if args.init_from is not None and not Path(args.init_from).exists():
+        from .weights import shipped_models
+
+        if args.init_from not in shipped_models():
+            raise UsageError(f"--init-from: no such weight file or shipped model: {args.init_from}")
+    run = Path(args.out)
+    if run.exists() and not run.is_dir():
+        raise UsageError(f"--out: {args.out} is a file; the run needs a folder")
+    ckpt = run / "checkpoint.safetensors"
+    if args.resume and not ckpt.exists():
+        raise UsageError(f"--resume: no checkpoint at {ckpt} to resume from (leave out --resume to start a run)")
+    if not args.resume and any((run / name).exists() for name in
+                               ("checkpoint.safetensors", "model.safetensors", "log.csv")):
+        raise UsageError(f"--out: {args.out} already holds a run; --resume to continue it, or choose a new folder")
     options = {k: getattr(args, k) for k in (
         "iterations", "batch_size", "patch_size", "lr", "lr_schedule", "lr_step", "lr_gamma", "lr_min",
         "loss", "clip_grad", "val_every", "checkpoint_every", "seed")}
@@ -188,6 +521,8 @@ def cmd_train(args):
                    skip_init=args.skip_init)
     if args.threads:
         sr_native.set_num_threads(args.threads)
+    if not args.quiet:
+        print(f"train: {args.model} x{args.scale} on {args.data}, writing {args.out}")
     sr_native.train(args.data, out_dir=args.out, scale=args.scale, model=args.model, resume=args.resume,
                     progress=_show_progress(args), device=args.device, **options)
     return 0
@@ -197,9 +532,28 @@ def cmd_eval(args):
     import sr_native
     from sr_native import evaluation
 
+    _check_folder(args.data, "--data")
+    if args.lr_folder is not None:
+        _check_folder(args.lr_folder, "--lr-folder")
+    if args.csv is not None:
+        _check_regular(args.csv, "--csv")
+        if not Path(args.csv).resolve().parent.is_dir():
+            raise UsageError(f"--csv: no folder for {args.csv}")
     if args.threads:
         sr_native.set_num_threads(args.threads)
+    if args.model is not None:
+        net, name = _model_for(args, "eval")
+        args.scale = net.scale
+        if not args.quiet:
+            print(f"model: {name} ({net.info().architecture} x{net.scale})")
+    elif args.scale is None:
+        args.scale = 2
+    if args.scale not in (2, 3, 4):
+        raise UsageError(f"--scale must be 2, 3 or 4, got {args.scale:g}")
+    args.scale = int(args.scale)
     baselines = [] if args.no_baselines else list(evaluation.BASELINES)
+    if not baselines and args.model is None:
+        raise UsageError("--no-baselines without --model leaves nothing to evaluate")
     result = evaluation.evaluate(args.data, args.scale, model=args.model, baselines=baselines,
                                  lr_folder=args.lr_folder, make_lr=args.make_lr,
                                  self_ensemble=args.self_ensemble, progress=_show_progress(args))
@@ -221,20 +575,13 @@ def cmd_bench(args):
 
     import sr_native
     from sr_native.models.base import count_conv_flops
-    from sr_native.upscaling import resolve_model
 
     if args.threads:
         sr_native.set_num_threads(args.threads)
-    try:
-        w, h = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        print(f"sr-native bench: --size must be WxH, got {args.size!r}", file=sys.stderr)
-        return 2
-    try:
-        net = resolve_model(args.model, args.scale)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"sr-native bench: {exc}", file=sys.stderr)
-        return 2
+    w, h = args.size
+    net, name = _model_for(args, "bench")
+    if not args.quiet:
+        print(f"model: {name}")
     rng = np.random.default_rng(0)
     x = rng.random((1, 3, h, w), dtype=np.float32)
     flops = count_conv_flops(net, x)  # also the warm-up: maps the network's buffers
@@ -289,117 +636,198 @@ def cmd_info(args):
     return 0
 
 
+# ------------------------------------------------------------- the parser
+def _shipped_models():
+    try:
+        from .weights import shipped_models
+
+        return ", ".join(shipped_models()) or "none"
+    except Exception:  # the help must print even if the weights folder is unreadable
+        return "none found"
+
+
+def _add_common(p, *, threads=True):
+    if threads:
+        p.add_argument("--threads", type=_int_in(0, _MAX_THREADS), default=0,
+                       help="CPU threads for the kernels (0: the library's default, all cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors; no progress bars")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="sr-native", description="Single-image super-resolution on the CPU.")
+    parser = _Parser(prog="sr-native", description="Single-image super-resolution on the CPU.",
+                     epilog="exit status: 0 done, 1 some work failed, 2 bad arguments or inputs (nothing "
+                            "done), 130 interrupted")
     parser.add_argument("--version", action="version", version=f"sr-native {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    models = _shipped_models()
 
-    up = sub.add_parser("upscale", help="upscale images", description=(
-        "Upscale image files or folders with a super-resolution network (the shipped model for the "
-        "scale unless --model says otherwise), or with a plain resize (--method).\n\nexamples:\n"
+    up = sub.add_parser("upscale", help="upscale images", formatter_class=_Help, description=(
+        "Upscale image files or folders with a super-resolution network (the shipped model for the\n"
+        "scale unless --model says otherwise), or with a plain resize (--method).\n\n"
+        "Outputs: one input and -o NAME.EXT writes that file. Otherwise -o is a folder (created\n"
+        "when missing; a name without an extension is a folder) and each output keeps its input's\n"
+        "path relative to the inputs' common folder (a/x.png b/x.png -> OUT/a/x.png OUT/b/x.png).\n"
+        "Writing over an input needs --overwrite; two inputs that would write one file are refused.\n"
+        "Animated GIF/PNG/WebP and multi-page TIFF: every frame is upscaled (durations, loop kept).\n\n"
+        "examples:\n"
         "  sr-native upscale photo.png -o photo_x2.png --scale 2\n"
-        "  sr-native upscale photos/ -o out/ --scale 2 --model my_run/model.safetensors --threads 2\n"
+        "  sr-native upscale photos/ -o out/ --model my_run/model.safetensors --threads 2\n"
+        "  sr-native upscale \"scans/**/*.tif\" -o out/ --format png\n"
         "  sr-native upscale photo.png -o photo_bicubic.png --scale 2 --method bicubic\n"
-        "  sr-native upscale big.tif -o big_x2.tif --scale 2 --device cuda    # the CUDA build, on a GPU"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    up.add_argument("inputs", nargs="+", help="image files or folders")
+        "  sr-native upscale big.tif -o big_x2.tif --scale 2 --device cuda    # the CUDA build, on a GPU"))
+    up.add_argument("inputs", nargs="+", help="image files, folders, or quoted glob patterns (** across folders)")
     up.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
-    up.add_argument("--scale", type=float, default=2.0, help="scale factor (default 2)")
-    up.add_argument("--model", help="shipped model name or weight file (default: the shipped model for the scale)")
-    up.add_argument("--tile", type=int, help="tile size in input pixels (default: automatic; 0: whole image)")
+    up.add_argument("--scale", type=_float_in(above=0), default=None,
+                    help="scale factor (default: the model's scale with --model, else 2; networks take 2, 3 "
+                         "or 4, --method any factor > 0)")
+    up.add_argument("--model", help=f"shipped model name ({models}) or weight file (ours or a foreign "
+                                    "checkpoint) (default: the shipped model for the scale)")
+    up.add_argument("--tile", type=_int_in(0), help="tile size in input pixels (default: automatic, bounded "
+                                                    "memory; 0: whole image)")
     up.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (slower, +0.1 dB)")
-    up.add_argument("--threads", type=int, default=0)
-    up.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
-                    help="where the network runs (cuda: the CUDA build and an NVIDIA GPU)")
-    up.add_argument("--format", help="output extension for folder jobs (png, jpg, webp, tif); default: the input's")
+    up.add_argument("--device", default=None, choices=["cpu", "cuda"],
+                    help="where the network runs (default: cpu; cuda: the CUDA build and an NVIDIA GPU)")
+    up.add_argument("--format", help="output extension for an output folder (png, jpg, webp, tif); "
+                                     "default: the input's")
+    up.add_argument("--quality", type=_int_in(1, 100), default=None,
+                    help="JPEG and lossy WebP quality, 1-100 (default: 95)")
+    up.add_argument("--lossless", action="store_true", help="lossless WebP output (not with --quality)")
+    up.add_argument("--recursive", action="store_true",
+                    help="take images in subfolders of folder inputs too (the tree is mirrored in the output)")
     up.add_argument("--overwrite", action="store_true",
-                    help="redo images whose output exists (a folder job skips them, so it can be resumed)")
+                    help="redo images whose output exists (a folder job skips them, so it can be resumed), "
+                         "and allow writing over an input")
     up.add_argument("--method", default=None, choices=["nearest", "bilinear", "bicubic", "lanczos3", "area"],
                     help="resize with this kernel instead of a network")
-    up.add_argument("-q", "--quiet", action="store_true")
-    up.set_defaults(func=cmd_upscale)
+    _add_common(up)
+    up.set_defaults(func=cmd_upscale, interrupted="run the same command again to continue (finished "
+                                                  "images are skipped)")
 
-    tr = sub.add_parser("train", help="train a network on a folder of HR images", description=(
+    tr = sub.add_parser("train", help="train a network on a folder of HR images", formatter_class=_Help,
+                        description=(
         "Train EDSR or WDSR with sr_native's own loop. LR patches are made on the fly with the "
         "MATLAB-compatible bicubic resize unless --lr-folder is given.\n\nexamples:\n"
         "  sr-native train ../shared/data/train --val ../shared/data/set5/HR --scale 2 --out runs/edsr-x2\n"
-        "  sr-native train ../shared/data/train --out runs/edsr-x2 --resume   # continue where it stopped"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  sr-native train ../shared/data/train --out runs/edsr-x2 --resume   # continue where it stopped\n"
+        "(../shared/data is the development data folder beside a checkout; give your own image folders)"))
     tr.add_argument("data", help="folder of HR images (searched recursively), or a DIV2K root")
-    tr.add_argument("--out", required=True, help="run folder: checkpoint, model, log, curves")
-    tr.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
-    tr.add_argument("--model", default="edsr-baseline", choices=["edsr-baseline", "edsr", "wdsr-a", "wdsr-b"])
+    tr.add_argument("--out", required=True, help="run folder: checkpoint, model, log, curves (a new folder, "
+                                                 "or an earlier run's with --resume)")
+    tr.add_argument("--scale", type=int, default=2, choices=[2, 3, 4], help="scale factor")
+    tr.add_argument("--model", default="edsr-baseline", choices=["edsr-baseline", "edsr", "wdsr-a", "wdsr-b"],
+                    help="architecture")
     tr.add_argument("--val", help="folder of HR validation images")
     tr.add_argument("--lr-folder", help="folder of given LR images (DIV2K naming: 0001x2.png)")
     tr.add_argument("--init-from", help="weights whose matching tensors start the run (an x2 body for x3/x4)")
     tr.add_argument("--skip-init", default="default", choices=["default", "bicubic"],
                     help="WDSR: start the skip branch as bicubic interpolation and the tail at zero, so the "
                          "network starts at bicubic's output (useful when a new scale's tail is fresh)")
-    tr.add_argument("--iterations", type=int, default=300_000)
-    tr.add_argument("--batch-size", type=int, default=16)
-    tr.add_argument("--patch-size", type=int, default=48, help="LR patch side")
-    tr.add_argument("--lr", type=float, default=1e-4)
-    tr.add_argument("--lr-schedule", default="step", choices=["step", "cosine"])
-    tr.add_argument("--lr-step", type=int, default=200_000)
-    tr.add_argument("--lr-gamma", type=float, default=0.5)
-    tr.add_argument("--lr-min", type=float, default=0.0)
-    tr.add_argument("--loss", default="l1", choices=["l1", "mse"])
-    tr.add_argument("--clip-grad", type=float, default=0.0, help="global gradient norm limit (0: off)")
-    tr.add_argument("--val-every", type=int, default=1000)
-    tr.add_argument("--checkpoint-every", type=int, default=1000)
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--threads", type=int, default=0, help="CPU threads (kernels, and patch making on the GPU)")
+    tr.add_argument("--iterations", type=_int_in(1), default=300_000, help="training steps")
+    tr.add_argument("--batch-size", type=_int_in(1), default=16, help="patches per step")
+    tr.add_argument("--patch-size", type=_int_in(1), default=48, help="LR patch side in pixels")
+    tr.add_argument("--lr", type=_float_in(above=0), default=1e-4, help="Adam learning rate")
+    tr.add_argument("--lr-schedule", default="step", choices=["step", "cosine"], help="learning-rate schedule")
+    tr.add_argument("--lr-step", type=_int_in(1), default=200_000,
+                    help="step schedule: multiply the rate by --lr-gamma every this many iterations")
+    tr.add_argument("--lr-gamma", type=_float_in(above=0, hi=1), default=0.5, help="step schedule factor")
+    tr.add_argument("--lr-min", type=_float_in(0), default=0.0, help="cosine schedule: the final rate")
+    tr.add_argument("--loss", default="l1", choices=["l1", "mse"], help="pixel loss")
+    tr.add_argument("--clip-grad", type=_float_in(0), default=0.0, help="global gradient norm limit (0: off)")
+    tr.add_argument("--val-every", type=_int_in(1), default=1000, help="validate every this many iterations")
+    tr.add_argument("--checkpoint-every", type=_int_in(1), default=1000,
+                    help="write the checkpoint every this many iterations")
+    tr.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, help="random seed (patches, initial weights)")
     tr.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                     help="where the network trains (cuda: the CUDA build and an NVIDIA GPU)")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    tr.add_argument("-q", "--quiet", action="store_true")
-    tr.set_defaults(func=cmd_train)
+    _add_common(tr)
+    tr.set_defaults(func=cmd_train, interrupted="resume with --resume (from the last checkpoint)")
 
-    ev = sub.add_parser("eval", help="PSNR/SSIM of a model and the resize baselines on a test set", description=(
+    ev = sub.add_parser("eval", help="PSNR/SSIM of a model and the resize baselines on a test set",
+                        formatter_class=_Help, description=(
         "Evaluate with the published protocol: HR cropped to a multiple of the scale, the set's own "
         "MATLAB-made LR images when the folder has them (SelfExSR layout image_SRF_S/), else LR made "
         "with the package's MATLAB-compatible bicubic resize; outputs rounded to 8 bits; PSNR/SSIM "
         "on the BT.601 luma with S pixels shaved. Nearest, bicubic and lanczos3 baselines are listed "
         "beside the model.\n\nexamples:\n"
         "  sr-native eval --data ../shared/data/set5 --scale 2                       # baselines only\n"
-        "  sr-native eval --model edsr-baseline-x2 --data ../shared/data/set5 --scale 2 --csv set5_x2.csv\n"
-        "  sr-native eval --model runs/edsr-x2/model.safetensors --data my_hr_folder --scale 2"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  sr-native eval --model edsr-baseline-x2 --data ../shared/data/set5 --csv set5_x2.csv\n"
+        "  sr-native eval --model runs/edsr-x2/model.safetensors --data my_hr_folder\n"
+        "(../shared/data is the development data folder beside a checkout; a fresh clone has none)"))
     ev.add_argument("--data", required=True, help="a set root (set5/), its image_SRF_S folder, or a folder of HR images")
-    ev.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
-    ev.add_argument("--model", help="shipped model name or weight file (omit for the baselines only)")
+    ev.add_argument("--scale", type=_float_in(above=0), default=None,
+                    help="2, 3 or 4 (default: the model's scale with --model, else 2)")
+    ev.add_argument("--model", help=f"shipped model name ({models}) or weight file (omit for the baselines only)")
     ev.add_argument("--lr-folder", help="LR images for a plain HR folder (same names, or NAMEx{S})")
     ev.add_argument("--make-lr", action="store_true", help="make LR with bicubic resize even where given")
     ev.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (EDSR+)")
-    ev.add_argument("--no-baselines", action="store_true")
+    ev.add_argument("--no-baselines", action="store_true", help="list only the model")
     ev.add_argument("--csv", help="write per-image PSNR/SSIM (and the means) to this CSV file")
-    ev.add_argument("--threads", type=int, default=0)
-    ev.add_argument("-q", "--quiet", action="store_true")
-    ev.set_defaults(func=cmd_eval)
+    _add_common(ev)
+    ev.set_defaults(func=cmd_eval, interrupted="nothing was written")
 
-    be = sub.add_parser("bench", help="time a network on this machine", description=(
+    be = sub.add_parser("bench", help="time a network on this machine", formatter_class=_Help, description=(
         "Time a network's forward pass on a synthetic image (after one warm-up run): median and min, "
         "GFLOP/s of its convolutions, megapixels per second. The comparisons with PyTorch, onnxruntime, "
         "OpenCV and Pillow live in the repository's bench/ (python bench/run.py).\n\nexamples:\n"
         "  sr-native bench                                  # the shipped x2 model on 510x339\n"
-        "  sr-native bench --model my.safetensors --size 1920x1080 --threads 2 --peak"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    be.add_argument("--model", help="shipped model name or weight file (default: the shipped model for the scale)")
-    be.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
-    be.add_argument("--size", default="510x339", help="input WxH (default 510x339)")
-    be.add_argument("--repeat", type=int, default=5)
-    be.add_argument("--threads", type=int, default=0)
+        "  sr-native bench --model my.safetensors --size 1920x1080 --threads 2 --peak"))
+    be.add_argument("--model", help=f"shipped model name ({models}) or weight file "
+                                    "(default: the shipped model for the scale)")
+    be.add_argument("--scale", type=_float_in(above=0), default=None,
+                    help="2, 3 or 4 (default: the model's scale with --model, else 2)")
+    be.add_argument("--size", type=_size, default=(510, 339), help="input WxH (default: 510x339)")
+    be.add_argument("--repeat", type=_int_in(1, 10_000), default=5, help="timed runs")
     be.add_argument("--peak", action="store_true", help="also measure the FMA peak and the share of it reached")
-    be.set_defaults(func=cmd_bench)
+    _add_common(be)
+    be.set_defaults(func=cmd_bench, interrupted="")
 
-    info = sub.add_parser("info", help="version, build options, CPU, code path, threads, CUDA, models")
-    info.set_defaults(func=cmd_info)
+    info = sub.add_parser("info", help="version, build options, CPU, code path, threads, CUDA, models",
+                          formatter_class=_Help)
+    info.add_argument("-q", "--quiet", action="store_true", help="accepted for symmetry (info prints only its table)")
+    info.set_defaults(func=cmd_info, interrupted="")
     return parser
 
 
+# Exceptions that mean the arguments or inputs are unusable: the library
+# raises them while checking, before any work.
+def _usage_exceptions():
+    from PIL import Image, UnidentifiedImageError
+
+    from .cuda import CudaUnavailableError
+
+    return (UsageError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
+            IsADirectoryError, CudaUnavailableError, UnidentifiedImageError, Image.DecompressionBombError)
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run one command; returns the exit status (see the module docstring),
+    also for argparse's own exits (bad arguments 2, --help and --version 0)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    prog = f"sr-native {args.command}"
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted" + (f"; {args.interrupted}" if args.interrupted else ""), file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of our output went away (| head): nothing more to say
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except Exception as exc:
+        if isinstance(exc, _usage_exceptions()):
+            message = _one_line(exc)
+            if message.startswith(f"{args.command}: "):  # the library names the function; we already did
+                message = message[len(args.command) + 2:]
+            print(f"{prog}: {message}", file=sys.stderr)
+            return 2
+        print(f"{prog}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -60,12 +60,10 @@ class EvalResult:
 
 
 def _read(path):
-    from PIL import Image
+    """HxW (gray) or HxWx3 uint8, as training reads its images."""
+    from .training.data import read_uint8
 
-    with Image.open(path) as im:
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGB")
-        return np.asarray(im)
+    return read_uint8(path)
 
 
 def mod_crop(img, scale):
@@ -74,6 +72,28 @@ def mod_crop(img, scale):
     if h == 0 or w == 0:
         raise ValueError(f"image of shape {img.shape} is smaller than the scale {scale}")
     return img[:h, :w]
+
+
+def _check_scale(scale):
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, np.integer)):
+        raise TypeError(f"eval: scale must be an int (2, 3 or 4), got {type(scale).__name__} {scale!r}")
+    if scale not in (2, 3, 4):
+        raise ValueError(f"eval: scale must be 2, 3 or 4, got {scale!r}")
+    return int(scale)
+
+
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"eval: {name} must be True or False, got {type(value).__name__} {value!r}")
+
+
+def min_hr_side(scale):
+    """The smallest HR side the protocol can score: `scale` pixels shaved from
+    each border must leave SSIM's 11x11 window."""
+    return 11 + 2 * scale
+
+
+_MISSING = object()  # an LR image that lr_folder should hold and does not
 
 
 def load_pairs(data, scale, *, lr_folder=None, make_lr=False):
@@ -85,48 +105,75 @@ def load_pairs(data, scale, *, lr_folder=None, make_lr=False):
     when there are no SRF pairs). lr_folder: LR images for a plain HR folder,
     named as the HR (optionally with an x{scale} suffix: 0001x2.png).
     make_lr: ignore given LR images and make them with bicubic `resize`.
+
+    FileNotFoundError / NotADirectoryError for a missing data or lr_folder;
+    ValueError when no image is usable. Files that cannot be read, images
+    smaller than min_hr_side(scale) and pairs whose LR is missing or of the
+    wrong size are skipped with one training.data.DataWarning per kind
+    naming them (the means then cover fewer images than the folder holds).
     """
     from .resize import resize
+    from .training.data import check_folder, why_unreadable, warn_skipped
 
-    data = Path(data)
-    if not data.is_dir():
-        raise ValueError(f"eval: data folder {str(data)!r} does not exist")
+    scale = _check_scale(scale)
+    data = check_folder(data, "data folder", "eval")
+    if lr_folder is not None:
+        lr_folder = check_folder(lr_folder, "lr_folder", "eval")
     srf = data / f"image_SRF_{scale}"
     if not srf.is_dir() and re.fullmatch(r"image_SRF_\d", data.name):
         if data.name != f"image_SRF_{scale}":
             raise ValueError(f"eval: {str(data)!r} holds another scale than x{scale}")
         srf = data
-    pairs = []
+    jobs = []  # (name, HR path, LR path or None)
     if srf.is_dir() and not lr_folder:
         names = _srf_names(srf.parent)
-        for hr_path in sorted(srf.glob(f"*_SRF_{scale}_HR.*")):
+        for hr_path in sorted(p for p in srf.glob(f"*_SRF_{scale}_HR.*") if p.is_file()):
             index = hr_path.name.split("_")[1]
-            hr = mod_crop(_read(hr_path), scale)
             lr_path = hr_path.with_name(hr_path.name.replace("_HR.", "_LR."))
-            if make_lr or not lr_path.exists():
-                lr, source = resize(hr, 1.0 / scale, method="bicubic"), "bicubic"
-            else:
-                lr, source = _read(lr_path), "given"
-            pairs.append(EvalPair(names.get(index, hr_path.stem), hr, lr, source))
+            jobs.append((names.get(index, hr_path.stem), hr_path,
+                         None if make_lr or not lr_path.is_file() else lr_path))
+        where = srf
     else:
-        hr_dir = data / "HR" if (data / "HR").is_dir() else data
-        for hr_path in images_in(hr_dir):
-            hr = mod_crop(_read(hr_path), scale)
-            lr_path = _find_lr(Path(lr_folder), hr_path, scale) if lr_folder and not make_lr else None
+        where = data / "HR" if (data / "HR").is_dir() else data
+        for hr_path in images_in(where):
+            lr_path = None  # made here with bicubic resize
+            if lr_folder and not make_lr:
+                lr_path = _find_lr(lr_folder, hr_path, scale) or _MISSING
+            jobs.append((hr_path.stem, hr_path, lr_path))
+    if not jobs:
+        raise ValueError(f"eval: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {str(where)!r}")
+    pairs, unusable, too_small = [], [], []
+    smallest = min_hr_side(scale)
+    for name, hr_path, lr_path in jobs:
+        try:
+            if lr_path is _MISSING:
+                raise FileNotFoundError(f"no LR image for {hr_path.name} in {lr_folder}")
+            hr = _read(hr_path)
+            if min(hr.shape[:2]) < smallest:
+                too_small.append((hr_path, f"{hr.shape[1]}x{hr.shape[0]}"))
+                continue
+            hr = mod_crop(hr, scale)
             if lr_path is None:
-                if lr_folder and not make_lr:
-                    raise ValueError(f"eval: no LR image for {hr_path.name} in {lr_folder}")
                 lr, source = resize(hr, 1.0 / scale, method="bicubic"), "bicubic"
             else:
                 lr, source = _read(lr_path), "given"
-            pairs.append(EvalPair(hr_path.stem, hr, lr, source))
+            want = (hr.shape[0] // scale, hr.shape[1] // scale)
+            if lr.shape[:2] != want:
+                raise ValueError(f"its LR image is {lr.shape[1]}x{lr.shape[0]}, expected {want[1]}x{want[0]} "
+                                 f"for x{scale}")
+        except MemoryError:
+            raise
+        except Exception as exc:  # whatever a decoder raises on a bad file: skip the image, not the set
+            unusable.append((hr_path, why_unreadable(exc)))
+            continue
+        pairs.append(EvalPair(name, hr, lr, source))
+    warn_skipped(unusable, len(jobs), f"eval: {where}", "unreadable, or without a fitting LR image")
+    warn_skipped(too_small, len(jobs), f"eval: {where}",
+                 f"smaller than {smallest}x{smallest}, the least that x{scale}'s shaved border leaves SSIM")
     if not pairs:
-        raise ValueError(f"eval: no images found in {str(data)!r}")
-    for p in pairs:
-        want = (p.hr.shape[0] // scale, p.hr.shape[1] // scale)
-        if p.lr.shape[:2] != want:
-            raise ValueError(f"eval: LR image of {p.name} is {p.lr.shape[1]}x{p.lr.shape[0]}, "
-                             f"expected {want[1]}x{want[0]} for x{scale}")
+        raise ValueError(f"eval: no usable image in {str(where)!r}: {len(jobs)} image files, {len(unusable)} "
+                         f"unreadable or without a fitting LR image, {len(too_small)} smaller than "
+                         f"{smallest}x{smallest}")
     return pairs
 
 
@@ -143,7 +190,7 @@ def _find_lr(folder, hr_path, scale):
     for stem in (hr_path.stem, f"{hr_path.stem}x{scale}"):
         for suffix in [hr_path.suffix] + sorted(IMAGE_SUFFIXES):
             candidate = folder / f"{stem}{suffix}"
-            if candidate.exists():
+            if candidate.is_file():
                 return candidate
     return None
 
@@ -155,16 +202,39 @@ def evaluate(data, scale, *, model=None, baselines=BASELINES, lr_folder=None, ma
     model: a loaded network, a weight file, a shipped model's name, or None
     for the baselines only. Returns an EvalResult (rows per image and
     method; .mean(method), .write_csv(path)).
+
+    Everything is checked before any image is scored: TypeError for a wrong
+    type (scale not an int, baselines a string, flags not bool), ValueError
+    for a bad value (scale not 2, 3 or 4, an unknown baseline, nothing to
+    evaluate, a model of another scale, a bad tile), FileNotFoundError /
+    NotADirectoryError for a missing data folder or lr_folder; load_pairs
+    says which image files are skipped.
     """
     from .resize import resize
     from .upscaling import resolve_model, upscale
 
-    if isinstance(scale, bool) or scale not in (2, 3, 4):
-        raise ValueError(f"eval: scale must be 2, 3 or 4, got {scale!r}")
+    scale = _check_scale(scale)
+    for name, value in (("make_lr", make_lr), ("self_ensemble", self_ensemble), ("progress", progress)):
+        _check_flag(name, value)
+    if isinstance(baselines, (str, bytes)) or not isinstance(baselines, (list, tuple)):
+        raise TypeError(f"eval: baselines must be a list of method names from {BASELINES}, got {baselines!r}")
+    unknown = [b for b in baselines if not isinstance(b, str) or b not in BASELINES]
+    if unknown:
+        raise ValueError(f"eval: baselines must be among {BASELINES}, got {unknown!r}")
+    if model is None and not baselines:
+        raise ValueError("eval: nothing to evaluate: no model and no baselines")
+    if not (tile in ("auto", None) or (isinstance(tile, (int, np.integer)) and not isinstance(tile, bool)
+                                       and tile >= 1)):
+        raise ValueError(f"eval: tile must be 'auto', None or a positive int, got {tile!r}")
     net = resolve_model(model, scale) if model is not None else None
+    if net is not None and net.scale != scale:
+        raise ValueError(f"eval: the model {_model_label(net, model)!r} upscales x{net.scale}, but scale is {scale}")
     pairs = load_pairs(data, scale, lr_folder=lr_folder, make_lr=make_lr)
     result = EvalResult(scale)
-    methods = list(baselines) + ([_model_label(net, model)] if net is not None else [])
+    methods = list(dict.fromkeys(baselines))
+    if net is not None:
+        label = _model_label(net, model)
+        methods.append(f"{label} (model)" if label in BASELINES else label)  # a file named bicubic.safetensors
     bar = None
     if progress:
         from tqdm import tqdm

@@ -117,9 +117,14 @@ class Module:
     def load_state_dict(self, state, *, source="state dict"):
         """Copy arrays into the parameters. Every key must match in name and shape.
 
-        Raises KeyError for missing or unexpected keys and ValueError for a shape
-        mismatch, naming the key and both shapes; nothing is loaded on error.
+        Raises ValueError, naming the key (and both shapes), for missing or
+        unexpected keys, a shape mismatch, a value that is not a float array
+        (int64, object, a list of strings), or a NaN or infinity (also one
+        that appears when a float64 value is rounded to float32); TypeError
+        when state is not a dict. Nothing is loaded on error.
         """
+        if not isinstance(state, dict):
+            raise TypeError(f"{source}: load_state_dict expects a dict of arrays, got {type(state).__name__}")
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -129,16 +134,28 @@ class Module:
                 parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-            raise KeyError(f"{source} does not fit {type(self).__name__}: " + "; ".join(parts))
+            raise ValueError(f"{source} does not fit {type(self).__name__}: " + "; ".join(parts))
+        values = {}
         for key, param in own.items():
-            value = np.asarray(state[key])
+            value = cuda.to_host(state[key])
+            if not isinstance(value, np.ndarray):
+                raise ValueError(f"{source}: tensor {key!r} is a {type(value).__name__}, not an array")
+            if value.dtype.kind != "f":
+                raise ValueError(f"{source}: tensor {key!r} has dtype {value.dtype}, expected a float dtype")
             if value.shape != param.shape:
                 raise ValueError(f"{source}: {key} has shape {value.shape}, the model expects {param.shape}")
+            with np.errstate(over="ignore", invalid="ignore"):  # float64 past float32's range becomes inf
+                value = value.astype(np.float32, copy=False)
+            if not np.isfinite(value).all():
+                what = "NaN" if np.isnan(value).any() else "infinity"
+                raise ValueError(f"{source}: tensor {key!r} contains {what} "
+                                 f"({int((~np.isfinite(value)).sum())} of {value.size} values)")
+            values[key] = value
         for key, param in own.items():
             if cuda.is_device_array(param):
-                param.copy_(np.asarray(cuda.to_host(state[key]), dtype=np.float32))
+                param.copy_(values[key])
             else:
-                param[...] = np.asarray(cuda.to_host(state[key]), dtype=np.float32)
+                param[...] = values[key]
 
     def to(self, device):
         """Move every parameter to "cpu" (numpy arrays) or "cuda" (DeviceArrays), in place; returns self."""

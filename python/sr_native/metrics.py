@@ -1,7 +1,7 @@
 """PSNR and SSIM following the published super-resolution protocol.
 
 - Integer images are compared on their own range (uint8: 255, uint16: 65535);
-  float images are taken to be in [0, 1].
+  float images must be in [0, 1] (ValueError otherwise, and for NaN/infinity).
 - y_channel=True compares the luma of ITU-R BT.601 as MATLAB's rgb2ycbcr
   computes it, Y = 16 + 65.481 R + 128.553 G + 24.966 B for RGB in [0, 1]
   (Y in [16, 235]), kept in floating point, on a 0-255 scale.
@@ -27,16 +27,42 @@ def _as_unit_float(img, name):
     raise TypeError(f"{name} must be uint8, uint16, float32 or float64, got {img.dtype}")
 
 
+def _check_dtype(arr, name, fn):
+    if arr.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise TypeError(f"{fn}: {name} must be uint8, uint16, float32 or float64, got {arr.dtype}")
+
+
+def _check_values(arr, name, fn):
+    if arr.dtype.kind == "f" and arr.size:
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{fn}: {name} holds NaN or infinity")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            # A float image in 0..255 would be scored against a peak of 1: a wrong number, not an error.
+            raise ValueError(f"{fn}: float images must be in [0, 1], {name} holds {lo:g}..{hi:g} "
+                             "(divide 8-bit values by 255, or pass uint8)")
+
+
 def _prepare(a, b, crop_border, y_channel, fn):
     a_arr, b_arr = np.asarray(a), np.asarray(b)
+    _check_dtype(a_arr, "a", fn)
+    _check_dtype(b_arr, "b", fn)
     if a_arr.shape != b_arr.shape:
         raise ValueError(f"{fn}: a and b must have the same shape, got {a_arr.shape} and {b_arr.shape}")
     if a_arr.ndim not in (2, 3):
         raise ValueError(f"{fn}: images must be HxW or HxWxC, got shape {a_arr.shape}")
     if a_arr.dtype != b_arr.dtype:
         raise TypeError(f"{fn}: a and b must have the same dtype, got {a_arr.dtype} and {b_arr.dtype}")
-    if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)) or crop_border < 0:
+    if isinstance(crop_border, (bool, np.bool_)) or not isinstance(crop_border, (int, np.integer)):
+        raise TypeError(f"{fn}: crop_border must be an int, got {type(crop_border).__name__} {crop_border!r}")
+    if crop_border < 0:
         raise ValueError(f"{fn}: crop_border must be a non-negative int, got {crop_border!r}")
+    if not isinstance(y_channel, (bool, np.bool_)):  # y_channel='False' is truthy: it would convert
+        raise TypeError(f"{fn}: y_channel must be True or False, got {type(y_channel).__name__} {y_channel!r}")
+    if a_arr.size == 0:
+        raise ValueError(f"{fn}: images are empty (shape {a_arr.shape})")
+    _check_values(a_arr, "a", fn)
+    _check_values(b_arr, "b", fn)
     peak = 65535.0 if a_arr.dtype == np.uint16 else 255.0
     x, y = _as_unit_float(a_arr, "a"), _as_unit_float(b_arr, "b")
     if y_channel:

@@ -68,15 +68,19 @@ def resize(image, scale=None, *, size=None, method="bicubic", antialias=True, re
             positive and finite, size entries not positive, both or neither of
             scale and size, unknown method, or an antialiased shrink so strong
             that the filter would need more than 2**22 taps per pixel.
-        MemoryError: the result would be too large to address.
+        MemoryError: the result would be too large to address, or it, its
+            filter tap tables and the intermediate image would not fit in
+            the memory left (cgroup limits included).
     """
     if not isinstance(method, str):
         raise TypeError(f"resize: method must be a str, got {type(method).__name__}")
     code = _METHODS.get(method.lower())
     if code is None:
         raise ValueError(f"resize: method must be one of {sorted(_METHODS)}, got {method!r}")
-    if not isinstance(antialias, (bool, int)):
-        raise TypeError(f"resize: antialias must be a bool, got {type(antialias).__name__}")
+    for name, flag in (("antialias", antialias), ("reference", reference)):
+        # Only bools: bool("False") is True, and 2 is no answer to yes-or-no.
+        if not (isinstance(flag, bool) or type(flag).__name__ == "bool_"):
+            raise TypeError(f"resize: {name} must be a bool, got {type(flag).__name__} {flag!r}")
     shape = getattr(image, "shape", None)
     if shape is None or getattr(image, "ndim", 0) not in (2, 3) or 0 in shape:
         # Let the binding raise its typed error (TypeError / ValueError) with the shape.
@@ -123,6 +127,9 @@ def resize(image, scale=None, *, size=None, method="bicubic", antialias=True, re
 def _out_len(n, scale):
     """MATLAB's ceil(n * scale), with near-integers snapped (see _SIZE_TOL)."""
     v = n * scale
+    if not v < 2**62:  # inf (scale 1e308) would raise OverflowError in round()
+        raise MemoryError(f"resize: scale {scale!r} makes an output side of {v:.3g} pixels "
+                          f"(from {n}), more memory than can be addressed")
     r = round(v)
     if abs(v - r) <= _SIZE_TOL * max(1.0, abs(v)):
         return max(int(r), 1)

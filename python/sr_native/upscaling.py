@@ -1,13 +1,29 @@
 """sr_native.upscale: any everyday image through a network, in bounded memory.
 
-Tiling: the image is cut into tiles whose padding covers the network's
-receptive field (model.receptive_radius); each padded tile runs through the
-network and only its core is kept, so the tiled result equals running the
-network on the whole image (the image border is zero-padded in both cases):
-bit for bit on the direct convolution path. Layers on the Winograd path
-(3x3 with >= 16 channels) round each pixel with its 4x4 tile-mates, so there
-tiled and whole agree within 1e-5 in float and, for integer output, within
-1 level on rare pixels (about 1 in 30,000 in the tests).
+Tiling is exact: upscale(image, tile=t) equals upscale(image, tile=None) bit
+for bit, in every output dtype (the image border is zero-padded in both
+cases). Two things make it so:
+- Overlap. A 3x3 layer on the Winograd path (cpp/cpu/conv2d_winograd.cpp)
+  computes 4x4 output tiles from 6x6 input patches, so each output's
+  rounding depends on inputs up to 4 pixels away (the direct path: 1). A
+  tile's window therefore reaches tiling_overlap(model) = 4 x
+  model.receptive_radius input pixels beyond its core on each side (the
+  radius counts one pixel per 3x3 layer, also for layers after an
+  upsampling): everything a kept pixel depends on, rounding included, then
+  holds whole-image values, and the zero padding at the window's edges
+  stays outside the kept core.
+- Alignment. Each window starts on a multiple of 4 (WINOGRAD_TILE) from the
+  image's top-left, and ends on the image's edge or a multiple of 4 from its
+  bottom-right, so at every layer (also at 2x and 3x after an upsampler)
+  the window's Winograd tiles are the whole image's, also under
+  self-ensemble's flips and transposes. Windows are widened where needed so
+  a layer takes the Winograd path in a window exactly when it does on the
+  whole image (conv2d.cpp: at least 64 4x4 tiles).
+The rest of the arithmetic does not depend on the image size (direct
+convolutions compute each output in a fixed order; thread counts only
+change who computes what).
+Tiles are at least MIN_TILE input pixels a side; where one tile and its
+overlap already cover an axis, that axis is not split.
 Each tile's output is converted to the output dtype as it is written, so the
 full-resolution image exists only once, in the output dtype.
 """
@@ -19,16 +35,80 @@ import numpy as np
 from . import _core, cuda
 from .models import SRNetwork
 
-# tile="auto" keeps one tile's activations under this many bytes. Peak memory of
-# upscale is then about: input + output (in their dtypes) + this budget + the
-# weights. For a 3840x2160 RGB uint8 image at x2 through EDSR-baseline: 25 MB in,
-# 100 MB out, 512 MB of activations.
-AUTO_TILE_BUDGET_BYTES = 512 * 1024 * 1024
+# tile="auto" keeps one window's activations under a budget: a quarter of the
+# memory the system has left, clamped to [AUTO_TILE_BUDGET_MIN_BYTES,
+# AUTO_TILE_BUDGET_MAX_BYTES] (an int in AUTO_TILE_BUDGET_BYTES fixes it instead).
+# Peak memory of upscale is then about: input + output (in their dtypes) + the
+# budget + the weights. Exact tiling needs an overlap of 4 x the receptive
+# radius (144 pixels for EDSR-baseline), which is why the budget grows with the
+# memory there is: EDSR-baseline x2 runs the network over 1.15x the pixels of a
+# 1920x1080 image with 4 GiB (8.5x with 512 MiB), 1.47x of a 3840x2160 one
+# (9.1x); x4 over 3.5x of 3840x2160 (8.5x). Streaming the image through the
+# network in bands, with no recomputed overlap, is the planned replacement.
+# Where not even tiles as large as the overlap fit the budget, those are used
+# over it.
+AUTO_TILE_BUDGET_MIN_BYTES = 512 * 1024 * 1024
+AUTO_TILE_BUDGET_MAX_BYTES = 4 * 1024**3
+AUTO_TILE_BUDGET_BYTES = None
 
 # On the GPU tiles are far larger: a 1920x1080 input through EDSR-baseline x2 in one tile.
 GPU_TILE_BUDGET_MAX_BYTES = 16 * 1024**3
 
 _DTYPE_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+# The Winograd path's output tile side (kWinoM in cpp/cpu/conv2d_winograd_kernels.h)
+# and the fewest 4x4 tiles for which conv2d takes it (use_winograd in conv2d.cpp).
+WINOGRAD_TILE = 4
+WINOGRAD_MIN_TILES = 64
+
+# The smallest tile= accepted, in input pixels: each tile also runs the network
+# over tiling_overlap(model) pixels on every side (144 for EDSR-baseline), so
+# smaller tiles multiply the work without saving memory worth having.
+MIN_TILE = 16
+
+# Float images without value_range= are in [0, 1]; values this far outside
+# (rounding left by earlier processing) are accepted as they are.
+FLOAT_RANGE_TOLERANCE = 1e-3
+
+
+def tiling_overlap(model):
+    """Input pixels each tile's window reaches beyond its core, on every side,
+    for tiled output to equal the whole image's bit for bit (module docstring)."""
+    return WINOGRAD_TILE * model.receptive_radius
+
+
+def _window_span(lo, hi, n, overlap):
+    """[start, end) of a window around the core [lo, hi) of an axis of n pixels:
+    start on the Winograd grid from the image's start, end on the image's end
+    or on the grid counted from the end (for flipped tiles)."""
+    start = max(lo - overlap, 0) // WINOGRAD_TILE * WINOGRAD_TILE
+    end = min(hi + overlap, n)
+    end = n - (n - end) // WINOGRAD_TILE * WINOGRAD_TILE
+    return start, end
+
+
+def _winograd_tiles(h, w, factor):
+    return -(-h * factor // WINOGRAD_TILE) * -(-w * factor // WINOGRAD_TILE)
+
+
+def _window(h, w, scale, core, overlap):
+    """The window (y0, y1, x0, x1) that tile core (y0, y1, x0, x1) runs through
+    the network in. Widened (in whole grid steps) until every layer resolution
+    that gives the whole image enough Winograd tiles for conv2d's Winograd
+    path gives the window enough too: the same path, the same rounding."""
+    y0, y1 = _window_span(core[0], core[1], h, overlap)
+    x0, x1 = _window_span(core[2], core[3], w, overlap)
+    factors = [f for f in range(1, scale + 1) if _winograd_tiles(h, w, f) >= WINOGRAD_MIN_TILES]
+    while any(_winograd_tiles(y1 - y0, x1 - x0, f) < WINOGRAD_MIN_TILES for f in factors):
+        if x1 < w:
+            x1 = min(x1 + WINOGRAD_TILE, w)
+        elif x0 > 0:
+            x0 -= WINOGRAD_TILE
+        elif y1 < h:
+            y1 = min(y1 + WINOGRAD_TILE, h)
+        else:
+            y0 -= WINOGRAD_TILE
+    return y0, y1, x0, x1
 
 
 def resolve_model(model, scale):
@@ -57,11 +137,14 @@ def _to_array(image):
     except ImportError:  # Pillow is a dependency, but keep numpy-only use working
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        mode = image.mode
-        if mode not in ("L", "RGB", "RGBA", "I;16"):
-            raise ValueError(f"upscale: PIL images of mode {mode!r} are not supported; convert to RGB or RGBA")
-        arr = np.asarray(image)
-        return arr, lambda out: Image.fromarray(out, mode=mode if mode != "I;16" else None)
+        from .imagefiles import pil_to_array
+
+        # The command line reads files through the same conversion, so both accept the same modes.
+        try:
+            arr, back = pil_to_array(image)
+        except ValueError as exc:
+            raise ValueError(f"upscale: image: {exc}") from None
+        return arr, lambda out: Image.fromarray(back(out))
     if not isinstance(image, np.ndarray):
         raise TypeError(f"upscale: image must be a numpy array or a PIL image, got {type(image).__name__}")
     return image, lambda out: out
@@ -78,50 +161,176 @@ def _copy_to(net, device):
     return clone.to(device)
 
 
-def _check_image(arr):
-    if arr.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
-        raise TypeError(f"upscale: image dtype must be uint8, uint16, float32 or float64, got {arr.dtype}")
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"upscale: image must be HxW or HxWxC, got shape {arr.shape}")
-    if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
-        raise ValueError(f"upscale: image must have 1, 3 or 4 channels (gray, RGB, RGBA), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"upscale: image is empty, got shape {arr.shape}")
+def _check_bool(value, name, what):
+    # Strictly bool: a string such as 'False' would otherwise count as true.
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what}: {name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _check_scale(scale, what):
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, np.integer)):
+        raise TypeError(f"{what}: scale must be an int ({', '.join(map(str, SRNetwork.scales))}), "
+                        f"got {type(scale).__name__} {scale!r}")
+    if scale not in SRNetwork.scales:
+        raise ValueError(f"{what}: scale must be one of {SRNetwork.scales}, got {scale}")
+    return int(scale)
+
+
+def _check_tile(tile, what):
+    """'auto', None or an int >= MIN_TILE."""
+    if tile is None or (isinstance(tile, str) and tile == "auto"):
+        return tile
+    if isinstance(tile, str):
+        raise ValueError(f"{what}: tile must be 'auto', None or an int >= {MIN_TILE}, got {tile!r}")
+    if isinstance(tile, (bool, np.bool_)) or not isinstance(tile, (int, np.integer)):
+        raise TypeError(f"{what}: tile must be 'auto', None or an int >= {MIN_TILE}, "
+                        f"got {type(tile).__name__} {tile!r}")
+    if tile < MIN_TILE:
+        raise ValueError(f"{what}: tile must be at least {MIN_TILE} input pixels, got {tile}: every tile also "
+                         "runs the network over an overlap of 4 x its receptive radius on each side, so smaller "
+                         "tiles multiply the work; use tile='auto' to bound memory")
+    return int(tile)
+
+
+def _check_device(device, what):
+    if device is not None and not isinstance(device, str):
+        raise TypeError(f"{what}: device must be 'cpu', 'cuda' or None, got {type(device).__name__} {device!r}")
+    return None if device is None else cuda.check_device(device, what)
+
+
+def _check_value_range(value_range, dtype, what):
+    """(lo, hi) of a float image's values: value_range, or (0, 1) when None."""
+    if value_range is None:
+        return (0.0, 1.0)
+    if dtype.kind != "f":
+        raise ValueError(f"{what}: value_range= applies to float images; {dtype} images are read as "
+                         f"0..{int(_DTYPE_MAX[dtype])}, got value_range={value_range!r}")
+    real = (int, float, np.integer, np.floating)
+    if isinstance(value_range, real) and not isinstance(value_range, (bool, np.bool_)):
+        value_range = (0.0, value_range)
+    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+            or not all(isinstance(v, real) and not isinstance(v, (bool, np.bool_)) for v in value_range)):
+        raise TypeError(f"{what}: value_range must be a positive number (the image is in 0..value_range) or "
+                        f"a pair (lo, hi), got {value_range!r}")
+    lo, hi = float(value_range[0]), float(value_range[1])
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise ValueError(f"{what}: value_range must be finite with lo < hi (a single number: positive), "
+                         f"got {value_range!r}")
+    return lo, hi
+
+
+def _check_layout(dtype, shape, what):
+    """The image's dtype and shape (also a lazy array's, before its data exists)."""
+    if dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise TypeError(f"{what}: image dtype must be uint8, uint16, float32 or float64, got {dtype}")
+    if len(shape) not in (2, 3):
+        raise ValueError(f"{what}: image must be HxW or HxWxC, got shape {shape}")
+    if len(shape) == 3 and shape[2] not in (1, 3, 4):
+        raise ValueError(f"{what}: image must have 1, 3 or 4 channels (gray, RGB, RGBA), got shape {shape}")
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"{what}: image is empty, got shape {shape}")
+
+
+def _check_image(arr, value_range=(0.0, 1.0), what="upscale"):
+    _check_layout(arr.dtype, arr.shape, what)
+    if arr.dtype.kind != "f":
+        return
     # Rejected rather than propagated: a NaN would spread over its tile's
     # receptive field and become arbitrary integers in 8/16-bit output.
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"upscale: image contains NaN or infinity (shape {arr.shape}, dtype {arr.dtype})")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what}: image contains NaN or infinity (shape {arr.shape}, dtype {arr.dtype})")
+    # Out-of-range values would be clipped at the output: a 0..255 image
+    # comes back almost white. Refused instead, beyond a small tolerance.
+    lo, hi = value_range
+    tol = FLOAT_RANGE_TOLERANCE * (hi - lo)
+    found_lo, found_hi = float(arr.min()), float(arr.max())
+    if found_lo < lo - tol or found_hi > hi + tol:
+        raise ValueError(f"{what}: float image values must lie in [{lo:g}, {hi:g}] (within {tol:g}), found min "
+                         f"{found_lo:g} and max {found_hi:g}; pass value_range=(lo, hi) for another range "
+                         "(value_range=255 for 0..255)")
 
 
-def tile_bytes(model, tile_h, tile_w):
-    """Rough peak bytes of one tile's activations (with the receptive border)."""
-    r = model.receptive_radius
-    return int(4 * 1.25 * model.activation_floats_per_pixel() * (tile_h + 2 * r) * (tile_w + 2 * r))
+def tile_bytes(model, window_h, window_w):
+    """Rough peak bytes of the activations of one window (a tile with its overlap)."""
+    return int(4 * 1.25 * model.activation_floats_per_pixel() * window_h * window_w)
 
 
-def _check_memory(net, arr, scale, tile_size):
-    """MemoryError before allocating, when the output and one tile's
+def _held_bytes(net):
+    """Bytes of activation buffers the calling thread's network already holds
+    in host memory: the next call reuses them before allocating more."""
+    return net._buffers().nbytes() if net.on_device == "cpu" else 0
+
+
+def _check_memory(net, arr, scale, window_h, window_w):
+    """MemoryError before allocating, when the output and one window's
     activations would not fit the memory the system has left (on Linux an
     oversized request would otherwise be granted, and the process killed
-    while filling it)."""
+    while filling it). Buffers the network kept from an earlier call are
+    already out of the available memory and are reused, so they count once."""
     h, w = arr.shape[:2]
     out_bytes = h * scale * w * scale * (arr.shape[2] if arr.ndim == 3 else 1) * arr.itemsize
-    need = out_bytes + tile_bytes(net, min(tile_size, h), min(tile_size, w))
+    activations = max(tile_bytes(net, window_h, window_w) - _held_bytes(net), 0)
+    need = out_bytes + activations
     avail = _core.available_memory()
     if 0 <= avail < need:
-        gib = float(1 << 30)
-        raise MemoryError(f"upscale: a {w}x{h} image at x{scale} needs about {need / gib:.2f} GiB "
-                          f"(output {out_bytes / gib:.2f} GiB plus one tile's activations) but only "
-                          f"{avail / gib:.2f} GiB are available; use a smaller tile= or sr_native.dask")
+        def size(n):
+            return f"{n / (1 << 30):.2f} GiB" if n >= 1 << 28 else f"{n / (1 << 20):.1f} MiB"
+
+        raise MemoryError(f"upscale: a {w}x{h} image at x{scale} needs about {size(need)} "
+                          f"(output {size(out_bytes)} plus one tile's activations, less the "
+                          f"{size(_held_bytes(net))} of buffers the network already holds) but only "
+                          f"{size(avail)} are available; use a smaller tile= or sr_native.dask")
 
 
-def _auto_tile(model, budget=AUTO_TILE_BUDGET_BYTES):
-    """Largest square tile core whose padded activations fit the budget."""
-    per_pixel = 4 * 1.25 * model.activation_floats_per_pixel()  # margin for numpy temporaries
-    side = int((budget / per_pixel) ** 0.5)
-    core = side - 2 * model.receptive_radius
-    core = max(core, model.receptive_radius)  # never all overlap
-    return core
+def _axis_extent(n_tiles, length, overlap):
+    """(widest window, core) along an axis of `length` cut into n_tiles equal tiles."""
+    core = -(-length // n_tiles)
+    if n_tiles == 1:
+        return length, core
+    sides = 2 if n_tiles > 2 else 1  # the first and last tiles have overlap on one side only
+    return min(length, core + sides * overlap + 2 * (WINOGRAD_TILE - 1)), core
+
+
+def _auto_tiles(h, w, overlap, max_pixels):
+    """(tile_h, tile_w) for tile="auto". Of the splits into equal tiles whose
+    windows hold at most max_pixels, the one that runs the network over the
+    fewest pixels. When nothing fits, or the best that fits costs more than
+    twice the work of tiles as large as the overlap, those (over the budget):
+    exactness needs the overlap, and smaller cores would spend nearly all the
+    time on it."""
+    fallback = max(overlap, MIN_TILE)
+    best, best_cost = (fallback, fallback), None
+    ey, _ = _axis_extent(-(-h // fallback), h, overlap)
+    ex, _ = _axis_extent(-(-w // fallback), w, overlap)
+    fallback_cost = -(-h // fallback) * -(-w // fallback) * ey * ex
+    for ny in range(1, -(-h // MIN_TILE) + 1):
+        eh, ch = _axis_extent(ny, h, overlap)
+        allowed = max_pixels // eh
+        options = [1, 2]
+        widest_core = allowed - 2 * overlap - 2 * (WINOGRAD_TILE - 1)
+        if widest_core >= 1:
+            options.append(max(3, -(-w // widest_core)))
+        for nx in options:
+            ew, cw = _axis_extent(nx, w, overlap)
+            if ew > allowed:
+                continue
+            cost = ny * nx * eh * ew
+            if best_cost is None or cost < best_cost:
+                best, best_cost = (ch, cw), cost
+    if best_cost is None or best_cost > 2 * fallback_cost:
+        return fallback, fallback
+    return best
+
+
+def _cpu_tile_budget():
+    """Activation bytes for one window on the CPU (see AUTO_TILE_BUDGET_BYTES)."""
+    if AUTO_TILE_BUDGET_BYTES is not None:
+        return AUTO_TILE_BUDGET_BYTES
+    avail = _core.available_memory()
+    if avail < 0:  # the system does not say
+        return AUTO_TILE_BUDGET_MIN_BYTES
+    return min(max(avail // 4, AUTO_TILE_BUDGET_MIN_BYTES), AUTO_TILE_BUDGET_MAX_BYTES)
 
 
 def _gpu_tile_budget():
@@ -132,11 +341,16 @@ def _gpu_tile_budget():
     return max(min(free // 2, GPU_TILE_BUDGET_MAX_BYTES), 64 << 20)
 
 
-def _tiles(h, w, tile):
-    for y0 in range(0, h, tile):
-        for x0 in range(0, w, tile):
-            yield y0, x0, min(y0 + tile, h), min(x0 + tile, w)
-
+def _tile_cores(h, w, tile_h, tile_w, overlap):
+    """Tile cores (y0, y1, x0, x1). An axis whose first window already spans
+    it is not split: one tile gives the same window and less work."""
+    if _window_span(0, tile_h, h, overlap)[1] == h:
+        tile_h = h
+    if _window_span(0, tile_w, w, overlap)[1] == w:
+        tile_w = w
+    for y0 in range(0, h, tile_h):
+        for x0 in range(0, w, tile_w):
+            yield y0, min(y0 + tile_h, h), x0, min(x0 + tile_w, w)
 
 _ENSEMBLE = [(t, fy, fx) for t in (False, True) for fy in (False, True) for fx in (False, True)]
 
@@ -176,24 +390,35 @@ def _run(model, x, self_ensemble, device="cpu"):
     return (acc / len(_ENSEMBLE)).astype(np.float32)
 
 
-def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemble=False, progress=False):
+def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemble=False, progress=False,
+            value_range=None):
     """Upscale an image with a super-resolution network.
 
     Args:
         image: numpy array HxW, HxWx1, HxWx3 or HxWx4 in uint8, uint16, float32 or
-            float64 (floats in [0, 1]), or a PIL image (L, RGB, RGBA, I;16).
-        scale: the model's scale factor (2, 3 or 4).
+            float64 (floats in [0, 1], or see value_range), or a PIL image.
+        scale: the model's scale factor, an int (2, 3 or 4; 2.0 is refused).
         model: a loaded network, a path to a weight file (ours or a foreign
             checkpoint), or the name of a shipped model.
-        tile: "auto" (bounded memory, see AUTO_TILE_BUDGET_BYTES), None (whole
-            image at once), or the tile core size in input pixels.
+        tile: "auto" (bounded memory: a quarter of the available memory, 512 MiB
+            to 4 GiB, see AUTO_TILE_BUDGET_BYTES), None (whole
+            image at once), or the tile core size in input pixels, at least
+            MIN_TILE (16): each tile also runs the network over
+            tiling_overlap(model) pixels around it. Tiled output equals the
+            whole image's bit for bit (see the module docstring).
         device: "cpu" or "cuda" (the optional CUDA build and an NVIDIA GPU);
             None: where `model` is (a network moved with .to("cuda") runs
             on the GPU), else the CPU. On the GPU the image stays in host
             memory and tiles stream through the GPU, so its size is limited
             by host memory; tile="auto" sizes tiles by the GPU's free memory.
-        self_ensemble: average the 8 flips and transposes (EDSR's "+" results).
-        progress: show a progress bar over tiles.
+        self_ensemble: True or False: average the 8 flips and transposes
+            (EDSR's "+" results).
+        progress: True or False: show a progress bar over tiles.
+        value_range: float images only: the range of their values, (lo, hi)
+            or a number v for (0, v), e.g. 255 for a float image in 0..255;
+            the output is in the same range. None: [0, 1]. Values more than
+            FLOAT_RANGE_TOLERANCE (0.1%) of the range outside it are a
+            ValueError (never clipped silently); values within it pass.
 
     Returns:
         The same kind, dtype and channel layout as the input, scale times larger.
@@ -201,9 +426,14 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
         alpha is upscaled separately with bicubic resize and reattached.
     """
     arr, wrap = _to_array(image)
-    _check_image(arr)
-    if device is not None:
-        device = cuda.check_device(device, "upscale")
+    _check_layout(arr.dtype, arr.shape, "upscale")
+    scale = _check_scale(scale, "upscale")
+    tile = _check_tile(tile, "upscale")
+    self_ensemble = _check_bool(self_ensemble, "self_ensemble", "upscale")
+    progress = _check_bool(progress, "progress", "upscale")
+    value_range = _check_value_range(value_range, arr.dtype, "upscale")
+    _check_image(arr, value_range)
+    device = _check_device(device, "upscale")
     net = resolve_model(model, scale)
     if device is None:
         device = net.on_device
@@ -211,7 +441,7 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
         # The caller's network stays where it is; a copy runs on the other
         # device. One loaded here from a name or path simply moves.
         net = _copy_to(net, device) if net is model else net.to(device)
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale != net.scale:
+    if scale != net.scale:
         raise ValueError(f"upscale: scale {scale!r} does not match the model's scale {net.scale}")
     if net.n_colors != 3:
         raise ValueError(f"upscale: the model takes {net.n_colors} colour channels; RGB models only")
@@ -221,27 +451,32 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
     colour = arr if arr.ndim == 2 else arr[..., : 1 if channels == 1 else 3]
     alpha = arr[..., 3] if channels == 4 else None
     peak = _DTYPE_MAX.get(arr.dtype, 1.0)
+    lo, hi = value_range if arr.dtype.kind == "f" else (0.0, 1.0)
 
+    overlap = tiling_overlap(net)
     if tile == "auto":
-        tile_size = _auto_tile(net, _gpu_tile_budget() if device == "cuda" else AUTO_TILE_BUDGET_BYTES)
+        budget = _gpu_tile_budget() if device == "cuda" else _cpu_tile_budget()
+        max_pixels = budget // tile_bytes(net, 1, 1)
+        tile_h, tile_w = _auto_tiles(h, w, overlap, max_pixels)
     elif tile is None:
-        tile_size = max(h, w)
-    elif isinstance(tile, (int, np.integer)) and not isinstance(tile, bool) and tile >= 1:
-        tile_size = int(tile)
+        tile_h, tile_w = h, w
     else:
-        raise ValueError(f"upscale: tile must be 'auto', None or a positive int, got {tile!r}")
-    _check_memory(net, arr, scale, tile_size)
+        tile_h = tile_w = tile
+    cores = list(_tile_cores(h, w, tile_h, tile_w, overlap))
+    windows = [_window(h, w, scale, core, overlap) for core in cores]
+    _check_memory(net, arr, scale, max(y1 - y0 for y0, y1, _, _ in windows),
+                  max(x1 - x0 for _, _, x0, x1 in windows))
     out = np.empty((h * scale, w * scale) + arr.shape[2:], arr.dtype)
 
-    pad = net.receptive_radius
-    tiles = list(_tiles(h, w, tile_size))
-    bar = _progress(len(tiles), progress)
-    for y0, x0, y1, x1 in tiles:
-        py0, px0, py1, px1 = max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, h), min(x1 + pad, w)
+    bar = _progress(len(cores), progress)
+    for (y0, y1, x0, x1), (py0, py1, px0, px1) in zip(cores, windows):
         crop = colour[py0:py1, px0:px1]
         x = crop.astype(np.float32).reshape(py1 - py0, px1 - px0, -1)
         if peak != 1.0:
             x /= np.float32(peak)
+        elif (lo, hi) != (0.0, 1.0):
+            x -= np.float32(lo)
+            x /= np.float32(hi - lo)
         x = np.ascontiguousarray(np.broadcast_to(x, x.shape[:2] + (3,)).transpose(2, 0, 1))[None]
         y = _run(net, x, self_ensemble, device)[0]
         y = y[:, (y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
@@ -251,6 +486,8 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
         region = out[y0 * scale:y1 * scale, x0 * scale:x1 * scale]
         if peak != 1.0:
             y = np.rint(y * peak)
+        elif (lo, hi) != (0.0, 1.0):
+            y = y * np.float32(hi - lo) + np.float32(lo)
         if out.ndim == 2:
             region[...] = y[..., 0]
         else:
@@ -264,7 +501,7 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
         if alpha.dtype == np.float64:  # resize takes float32; float64 output keeps float32 precision here
             alpha = alpha.astype(np.float32)
         big_alpha = resize(alpha, size=(h * scale, w * scale), method="bicubic")
-        out[..., 3] = np.clip(big_alpha, 0.0, 1.0) if big_alpha.dtype == np.float32 else big_alpha
+        out[..., 3] = np.clip(big_alpha, lo, hi) if big_alpha.dtype == np.float32 else big_alpha
     return wrap(out)
 
 

@@ -15,13 +15,27 @@ Foreign checkpoints (read without PyTorch, see checkpoints.py): EDSR-PyTorch
 `.pt` state dicts (EDSR and EDSR-baseline), BasicSR `.pth` EDSR files
 (`params` / `params_ema`), and WDSR files in the layout of the WDSR authors'
 EDSR-PyTorch-based code (weight-normalised `weight_g` / `weight_v`).
+
+Loading checks before it builds: only regular files are opened (a FIFO or a
+device is refused, never waited on); the metadata's arguments are checked
+(names, types, ranges) and the shapes they imply compared with every tensor
+in the file, and a foreign checkpoint's layout and shapes are checked on the
+reader's placeholders before any tensor data is read, so a file cannot make
+us allocate more than a network of its own tensors' size. Then the values:
+float dtypes only, and NaN or infinity in a tensor or in the normalisation is
+refused. Every failure is a ValueError naming the file (MemoryError for a
+network past the memory available).
 """
 
+import inspect
 import json
+import math
+import os
 from pathlib import Path
 
 import numpy as np
 
+from .checkpoints import open_regular_file, read_torch_checkpoint
 from .cuda import to_host
 from .models import ARCHITECTURES, DIV2K_MEAN, EDSR, WDSR, Normalization
 
@@ -30,6 +44,15 @@ SHUFFLE_ORDER = "CRD"
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
 # upscale() without model= uses this shipped model for the scale, when it ships.
 DEFAULT_MODEL = "edsr-baseline-x{scale}"
+# Our files' JSON header lists ~100-300 tensors in a few KB; safetensors itself allows 100 MB.
+_MAX_HEADER_BYTES = 16 << 20
+# Foreign checkpoints: the largest supported network (EDSR x4, 256 features,
+# params and params_ema) holds under 400 MB; the reader refuses more.
+_MAX_FOREIGN_BYTES = 2 << 30
+
+# A regular file, opened without blocking on a FIFO (see checkpoints.open_regular_file);
+# the CLI checks its input files with the same helper.
+_open_regular = open_regular_file
 
 
 def save_model(model, path, *, provenance=None):
@@ -49,40 +72,205 @@ def save_model(model, path, *, provenance=None):
     tensors = {k: np.ascontiguousarray(to_host(v)) for k, v in model.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)  # a crash never leaves a half-written file under the real name
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, new_file_mode())  # safetensors writes 0o600
+        tmp.replace(path)  # a crash never leaves a half-written file under the real name
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def new_file_mode():
+    """The mode open() gives a new file: 0o666 less the umask (0o644 under
+    umask 022). safetensors writes its files 0o600; weight and run files are
+    no more private than the rest of the user's files. The umask is read from
+    /proc, since os.umask can only be read by changing it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# ------------------------------------------------------------ our format
+
+# safetensors dtype names; only float tensors are weights.
+_SAFETENSORS_FLOATS = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"),
+                       "BF16": np.dtype("<u2")}
+
+
+def _read_safetensors_header(f, path, file_size):
+    """The metadata and, per tensor, (dtype name, shape, begin, end) from an open
+    safetensors file: an 8-byte little-endian header length, a JSON header, the data.
+    Everything is checked against the file's size before any tensor is read."""
+    head = f.read(8)
+    if len(head) != 8:
+        raise ValueError(f"{path}: not a safetensors file ({file_size} bytes, shorter than its header length)")
+    n = int.from_bytes(head, "little")
+    if n > min(_MAX_HEADER_BYTES, file_size - 8):
+        raise ValueError(f"{path}: not a readable safetensors file (header length {n} in a file of "
+                         f"{file_size} bytes)")
+    raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a readable safetensors file (its header is not JSON: {exc})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: not a readable safetensors file (its header is a {type(header).__name__})")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError(f"{path}: safetensors metadata must map names to strings")
+    data_size = file_size - 8 - n
+    entries = {}
+    for key, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ValueError(f"{path}: malformed header entry for tensor {key!r}")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_FLOATS:
+            raise ValueError(f"{path}: tensor {key!r} has dtype {dtype!r}, expected a float dtype "
+                             f"({', '.join(_SAFETENSORS_FLOATS)})")
+        ints = (int,)
+        if (not isinstance(shape, list) or not all(isinstance(d, ints) and not isinstance(d, bool) and d >= 0
+                                                   for d in shape)):
+            raise ValueError(f"{path}: tensor {key!r} has a malformed shape {shape!r}")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, ints) and not isinstance(o, bool) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_size):
+            raise ValueError(f"{path}: tensor {key!r} has data offsets {offsets!r} outside the "
+                             f"{data_size} bytes of data (truncated file?)")
+        nbytes = math.prod(shape) * _SAFETENSORS_FLOATS[dtype].itemsize
+        if offsets[1] - offsets[0] != nbytes:
+            raise ValueError(f"{path}: tensor {key!r} of shape {tuple(shape)} needs {nbytes} bytes, "
+                             f"its data offsets hold {offsets[1] - offsets[0]}")
+        entries[key] = (dtype, tuple(shape), 8 + n + offsets[0], 8 + n + offsets[1])
+    return meta, entries
+
+
+def _read_safetensors_tensor(f, path, key, entry):
+    dtype, shape, begin, end = entry
+    stored = _SAFETENSORS_FLOATS[dtype]
+    out = np.empty(shape, stored)
+    if end > begin:
+        f.seek(begin)
+        got = f.readinto(memoryview(out.reshape(-1).view(np.uint8)))
+        if got != end - begin:
+            raise ValueError(f"{path}: truncated while reading tensor {key!r}")
+    if dtype == "BF16":  # the upper half of a float32
+        return (out.astype(np.uint32) << 16).view(np.float32)
+    return out.astype(stored.newbyteorder("="), copy=False)
+
+
+def _meta_json(meta, name, path, expected_type):
+    try:
+        value = json.loads(meta[name])
+    except KeyError:
+        raise ValueError(f"{path}: incomplete sr_native metadata (no {name!r})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: sr_native metadata {name!r} is not valid JSON ({exc})") from None
+    if not isinstance(value, expected_type):
+        raise ValueError(f"{path}: sr_native metadata {name!r} must be a JSON {expected_type.__name__}, "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def _arch_args_ok(cls, scale, args, path):
+    """Check arch_args (names, types, ranges) and return the shapes they imply,
+    before anything is built."""
+    allowed = [name for name in inspect.signature(cls.parameter_shapes).parameters if name != "scale"]
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise ValueError(f"{path}: unknown arch_args {unknown} for {cls.__name__} (it takes {allowed})")
+    try:
+        return cls.parameter_shapes(scale, **args)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad arch_args {args}: {exc}") from None
+
+
+def _compare_shapes(expected, found, source, what):
+    """ValueError naming the keys or the tensor when found (key -> shape) does not match."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing tensors {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+        if unexpected:
+            parts.append(f"unexpected tensors {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+        raise ValueError(f"{source}: the tensors do not fit {what}: " + "; ".join(parts))
+    for key, shape in expected.items():
+        if tuple(found[key]) != tuple(shape):
+            raise ValueError(f"{source}: tensor {key!r} has shape {tuple(found[key])}, {what} expects {tuple(shape)}")
 
 
 def _load_ours(path):
-    from safetensors import SafetensorError, safe_open
-
+    path = str(path)
+    with _open_regular(path, "model file") as f:
+        meta, entries = _read_safetensors_header(f, path, os.fstat(f.fileno()).st_size)
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: safetensors file without sr_native metadata (format={meta.get('format')!r})")
+        if meta.get("pixel_shuffle_order", SHUFFLE_ORDER) != SHUFFLE_ORDER:
+            raise ValueError(f"{path}: pixel shuffle order {meta['pixel_shuffle_order']!r} is not supported")
+        arch = meta.get("architecture")
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"{path}: unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
+        cls = ARCHITECTURES[arch]
+        args = _meta_json(meta, "arch_args", path, dict)
+        try:
+            scale = int(meta.get("scale", ""))
+        except ValueError:
+            raise ValueError(f"{path}: sr_native metadata 'scale' must be 2, 3 or 4, "
+                             f"got {meta.get('scale')!r}") from None
+        try:
+            norm = Normalization.from_dict(_meta_json(meta, "normalization", path, dict))
+        except TypeError as exc:
+            raise ValueError(f"{path}: bad normalization metadata: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"{path}: bad normalization metadata: {exc}") from None
+        prov = _meta_json(meta, "provenance", path, dict) if "provenance" in meta else {}
+        # Everything about the network is checked against the file's tensors
+        # before the network is built: metadata cannot make us allocate more
+        # than the file holds.
+        expected = _arch_args_ok(cls, scale, args, path)
+        _compare_shapes(expected, {k: e[1] for k, e in entries.items()}, path, f"{cls.__name__}({args})")
+        tensors = {k: _read_safetensors_tensor(f, path, k, e) for k, e in entries.items()}
     try:
-        with safe_open(str(path), framework="np") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: safetensors file without sr_native metadata (format={meta.get('format')!r})")
-    if meta.get("pixel_shuffle_order", SHUFFLE_ORDER) != SHUFFLE_ORDER:
-        raise ValueError(f"{path}: pixel shuffle order {meta['pixel_shuffle_order']!r} is not supported")
-    try:
-        arch = meta["architecture"]
-        args = json.loads(meta["arch_args"])
-        scale = int(meta["scale"])
-        norm = Normalization.from_dict(json.loads(meta["normalization"]))
-        prov = json.loads(meta.get("provenance", "{}"))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: incomplete sr_native metadata ({exc!r})") from exc
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"{path}: unknown architecture {arch!r}")
-    model = ARCHITECTURES[arch](scale, normalization=norm, **args)
-    model.load_state_dict(tensors, source=str(path))
+        model = cls(scale, normalization=norm, **args)
+    except (TypeError, ValueError) as exc:  # the mean's length against n_colors, ...
+        raise ValueError(f"{path}: {exc}") from None
+    model.load_state_dict(tensors, source=path)
     model.provenance = prov
     return model
 
 
 # ------------------------------------------------------------ foreign layouts
+
+KNOWN_LAYOUTS = ("EDSR-PyTorch (head.0, body.N.body.{0,2}, tail.0.*, tail.1)",
+                 "BasicSR EDSR (conv_first, body.N.conv{1,2}, conv_after_body, upsample.*, conv_last; "
+                 "under params/params_ema)",
+                 "WDSR (head.0, body.N.body.*, tail.0, skip.0; weight-normalised)")
+
+
+def _check_state(state, source):
+    """state must be a dict of float tensors (arrays, or the reader's placeholders)
+    with string keys."""
+    if not isinstance(state, dict):
+        raise ValueError(f"{source}: expected a state dict of tensors, got {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{source}: state dict key {key!r} is a {type(key).__name__}, not a string")
+        dtype = getattr(value, "dtype", None)
+        if not (hasattr(value, "shape") and isinstance(dtype, np.dtype)):
+            raise ValueError(f"{source}: {key!r} is a {type(value).__name__}, not a tensor")
+        if dtype.kind != "f":
+            raise ValueError(f"{source}: tensor {key!r} has dtype {dtype}, expected a float dtype")
+    return state
+
 
 def _strip_prefixes(sd):
     """Drop the 'module.' (DataParallel) and 'model.' (EDSR-PyTorch wrapper) prefixes."""
@@ -92,18 +280,49 @@ def _strip_prefixes(sd):
     return sd
 
 
-def _fold_weight_norm(sd):
-    """weight = g * v / ||v||, the norm over every axis but the first (PyTorch's dim=0)."""
-    out = {}
-    for key, value in sd.items():
+def _weight_norm_pairs(sd, source):
+    """stem -> (g key, v key) for weight-normalised convolutions; checks their shapes."""
+    pairs = {}
+    for key in sd:
         if key.endswith(".weight_v"):
             stem = key[: -len(".weight_v")]
-            v = np.asarray(value, np.float64)
-            g = np.asarray(sd[stem + ".weight_g"], np.float64).reshape(v.shape[0], *([1] * (v.ndim - 1)))
+            g = stem + ".weight_g"
+            if g not in sd:
+                raise ValueError(f"{source}: {key!r} has no {g!r} (weight normalisation needs both)")
+            v_shape, g_shape = tuple(sd[key].shape), tuple(sd[g].shape)
+            if len(v_shape) < 1 or math.prod(g_shape) != v_shape[0] or any(d != 1 for d in g_shape[1:]):
+                raise ValueError(f"{source}: {g!r} has shape {g_shape}, which does not fit {key!r} of shape "
+                                 f"{v_shape}")
+            pairs[stem] = (g, key)
+    return pairs
+
+
+def _folded_shapes(sd, source):
+    """key -> shape of the state dict once weight norm is folded."""
+    pairs = _weight_norm_pairs(sd, source)
+    used = {k for pair in pairs.values() for k in pair}
+    shapes = {k: tuple(v.shape) for k, v in sd.items() if k not in used}
+    for stem, (_g, v) in pairs.items():
+        if stem + ".weight" in shapes:
+            raise ValueError(f"{source}: {stem!r} has both a weight and weight_g/weight_v")
+        shapes[stem + ".weight"] = tuple(sd[v].shape)
+    return shapes
+
+
+def _fold_weight_norm(sd, source="state dict"):
+    """weight = g * v / ||v||, the norm over every axis but the first (PyTorch's dim=0)."""
+    pairs = _weight_norm_pairs(sd, source)
+    used = {k for pair in pairs.values() for k in pair}
+    out = {k: v for k, v in sd.items() if k not in used}
+    for stem, (g_key, v_key) in pairs.items():
+        v = np.asarray(sd[v_key], np.float64)
+        g = np.asarray(sd[g_key], np.float64).reshape(v.shape[0], *([1] * (v.ndim - 1)))
+        with np.errstate(all="ignore"):  # a NaN or a zero norm is refused below, by name
             norm = np.sqrt((v * v).reshape(v.shape[0], -1).sum(axis=1)).reshape(g.shape)
             out[stem + ".weight"] = (g * v / norm).astype(np.float32)
-        elif not key.endswith(".weight_g"):
-            out[key] = value
+        if not np.isfinite(out[stem + ".weight"]).all():
+            raise ValueError(f"{source}: folding {g_key!r} and {v_key!r} gives NaN or infinity "
+                             "(a NaN or infinity in them, or a filter whose weight_v is all zero)")
     return out
 
 
@@ -114,57 +333,65 @@ def _count(sd, pattern):
     return i
 
 
+def _shape(sd, key, ndim, source):
+    """The shape of tensor key, which must exist and have ndim dimensions, none zero."""
+    if key not in sd:
+        raise ValueError(f"{source}: the checkpoint has no {key!r}")
+    shape = tuple(sd[key])
+    if len(shape) != ndim or 0 in shape:
+        raise ValueError(f"{source}: {key!r} has shape {shape}, expected {ndim} non-zero dimensions")
+    return shape
+
+
 def _edsr_scale(sd, upsampler_prefix, n_feats, path):
     """x2: one conv to 4n channels; x4: two of them; x3: one conv to 9n."""
     convs = [k for k in sorted(sd) if k.startswith(upsampler_prefix) and k.endswith(".weight")]
-    first = sd[convs[0]].shape[0] // n_feats if convs else 0
+    first = _shape(sd, convs[0], 4, path)[0] // n_feats if convs else 0
     scale = {4: 2 if len(convs) == 1 else 4, 9: 3}.get(first)
-    if scale is None:
+    if scale is None or len(convs) > 2:
         raise ValueError(f"{path}: upsampler {upsampler_prefix!r} is not an EDSR x2, x3 or x4 upsampler")
     return scale
 
 
 def _from_edsr_pytorch(sd, path, res_scale):
     """EDSR-PyTorch (thstkdgus35): head.0, body.{i}.body.{0,2}, body.{n}, tail.0.{0,2}, tail.1,
-    sub_mean/add_mean 1x1 convs with rgb_range 255."""
+    sub_mean/add_mean 1x1 convs with rgb_range 255. sd maps keys to shapes."""
     n_blocks = _count(sd, "body.{}.body.0.weight")
-    n_feats = sd["head.0.weight"].shape[0]
+    n_feats, n_colors = _shape(sd, "head.0.weight", 4, path)[:2]
     scale = _edsr_scale(sd, "tail.0.", n_feats, path)
     if res_scale is None:
         res_scale = 0.1 if n_feats == 256 else 1.0  # EDSR's published choice for each size
-    n_colors = sd["head.0.weight"].shape[1]
-    mean = DIV2K_MEAN
-    if "add_mean.bias" in sd:  # add_mean: bias = rgb_range * mean / std, with std 1
-        mean = tuple(float(b) / 255.0 for b in np.asarray(sd["add_mean.bias"]).reshape(-1))
-    model = EDSR(scale, n_feats=n_feats, n_resblocks=n_blocks, res_scale=res_scale, n_colors=n_colors,
-                 normalization=Normalization(255.0, mean, 1.0))
+    args = dict(n_feats=n_feats, n_resblocks=n_blocks, res_scale=res_scale, n_colors=n_colors)
     mapping = {"head": "head.0", "body_conv": f"body.{n_blocks}", "tail": "tail.1"}
     for i in range(n_blocks):
         mapping[f"body.{i}.conv1"] = f"body.{i}.body.0"
         mapping[f"body.{i}.conv2"] = f"body.{i}.body.2"
-    for j in range(len(model.upsample)):
+    for j in range(2 if scale == 4 else 1):
         mapping[f"upsample.{j}"] = f"tail.0.{2 * j}"
-    ignored = ("sub_mean.", "add_mean.")
-    return model, mapping, ignored
+    for mean_shift in ("sub_mean", "add_mean"):  # 1x1 convs, the mean in the bias
+        for leaf, want in (("weight", (n_colors, n_colors, 1, 1)), ("bias", (n_colors,))):
+            key = f"{mean_shift}.{leaf}"
+            if key in sd and tuple(sd[key]) != want:
+                raise ValueError(f"{path}: {key!r} has shape {tuple(sd[key])}, expected {want}")
+    return EDSR, scale, args, mapping, ("sub_mean.", "add_mean.")
 
 
 def _from_basicsr(sd, path, res_scale):
     """BasicSR EDSR: conv_first, body.{i}.conv{1,2}, conv_after_body, upsample.{0,2}, conv_last;
     img_range 255 and DIV2K mean, so the same normalisation as EDSR-PyTorch."""
     n_blocks = _count(sd, "body.{}.conv1.weight")
-    n_feats = sd["conv_first.weight"].shape[0]
+    n_feats, n_colors = _shape(sd, "conv_first.weight", 4, path)[:2]
     scale = _edsr_scale(sd, "upsample.", n_feats, path)
     if res_scale is None:
         res_scale = 0.1 if n_feats == 256 else 1.0
-    model = EDSR(scale, n_feats=n_feats, n_resblocks=n_blocks, res_scale=res_scale,
-                 n_colors=sd["conv_first.weight"].shape[1], normalization=Normalization(255.0, DIV2K_MEAN, 1.0))
+    args = dict(n_feats=n_feats, n_resblocks=n_blocks, res_scale=res_scale, n_colors=n_colors)
     mapping = {"head": "conv_first", "body_conv": "conv_after_body", "tail": "conv_last"}
     for i in range(n_blocks):
         mapping[f"body.{i}.conv1"] = f"body.{i}.conv1"
         mapping[f"body.{i}.conv2"] = f"body.{i}.conv2"
-    for j in range(len(model.upsample)):
+    for j in range(2 if scale == 4 else 1):
         mapping[f"upsample.{j}"] = f"upsample.{2 * j}"
-    return model, mapping, ()
+    return EDSR, scale, args, mapping, ()
 
 
 def _from_wdsr(sd, path, res_scale):
@@ -172,24 +399,25 @@ def _from_wdsr(sd, path, res_scale):
     weight-normalised; input (x - 255 * mean) / 127.5."""
     n_blocks = _count(sd, "body.{}.body.0.weight")
     variant = "b" if "body.0.body.3.weight" in sd else "a"
-    n_feats, n_colors = sd["head.0.weight"].shape[:2]
-    expansion = sd["body.0.body.0.weight"].shape[0] // n_feats
+    n_feats, n_colors = _shape(sd, "head.0.weight", 4, path)[:2]
+    expansion = _shape(sd, "body.0.body.0.weight", 4, path)[0] // n_feats if n_blocks else None
     linear = 0.8
     if variant == "b":  # the low-rank width is int(n_feats * linear); recover a linear that gives it
-        low = sd["body.0.body.2.weight"].shape[0]
+        low = _shape(sd, "body.0.body.2.weight", 4, path)[0]
         linear = 0.8 if int(n_feats * 0.8) == low else (low + 0.5) / n_feats
-    out = sd["skip.0.weight"].shape[0]
+    out = _shape(sd, "skip.0.weight", 4, path)[0]
     scale = int(round((out / n_colors) ** 0.5))
-    model = WDSR(scale, variant, n_feats=n_feats, n_resblocks=n_blocks, expansion=expansion,
-                 linear=linear, res_scale=1.0 if res_scale is None else res_scale, n_colors=n_colors,
-                 normalization=Normalization(255.0, DIV2K_MEAN, 127.5))
+    if scale * scale * n_colors != out:
+        raise ValueError(f"{path}: skip.0 has {out} output channels, not scale^2 x {n_colors} colours")
+    args = dict(variant=variant, n_feats=n_feats, n_resblocks=n_blocks, expansion=expansion, linear=linear,
+                res_scale=1.0 if res_scale is None else res_scale, n_colors=n_colors)
     mapping = {"head": "head.0", "tail": "tail.0", "skip": "skip.0"}
     convs = ["conv1", "conv2"] if variant == "a" else ["conv1", "conv2", "conv3"]
     idx = [0, 2] if variant == "a" else [0, 2, 3]
     for i in range(n_blocks):
         for ours, theirs in zip(convs, idx):
             mapping[f"body.{i}.{ours}"] = f"body.{i}.body.{theirs}"
-    return model, mapping, ()
+    return WDSR, scale, args, mapping, ()
 
 
 def _detect_layout(sd):
@@ -202,20 +430,58 @@ def _detect_layout(sd):
     return None, None
 
 
-def _load_foreign(path, *, param_key=None, res_scale=None):
-    from .checkpoints import read_torch_checkpoint
+def _plan_foreign(shapes, source, res_scale):
+    """From a foreign state dict's key -> shape (weight norm folded): the layout, the
+    network class, its scale and arguments, the prefix mapping and our key -> their
+    key. Every tensor's shape is checked here, before anything is built."""
+    layout, convert = _detect_layout(shapes)
+    if layout is None:
+        raise ValueError(f"{source}: unknown checkpoint layout (first keys: {sorted(shapes)[:6]}); "
+                         f"known layouts: {'; '.join(KNOWN_LAYOUTS)}")
+    cls, scale, args, mapping, ignored = convert(shapes, source, res_scale)
+    try:
+        expected = cls.parameter_shapes(scale, **args)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: the {layout} tensors give an unusable network: {exc}") from None
+    keys = {}
+    for ours in expected:
+        prefix, leaf = ours.rsplit(".", 1)
+        keys[ours] = f"{mapping[prefix]}.{leaf}"
+    missing = [theirs for theirs in keys.values() if theirs not in shapes]
+    if missing:
+        raise ValueError(f"{source}: a {layout} checkpoint without {missing[:8]}")
+    leftover = [k for k in shapes if k not in set(keys.values()) and not k.startswith(ignored)]
+    if leftover:
+        raise ValueError(f"{source}: unexpected keys for a {layout} checkpoint: {leftover[:8]}")
+    for ours, theirs in keys.items():
+        if tuple(shapes[theirs]) != tuple(expected[ours]):
+            raise ValueError(f"{source}: tensor {theirs!r} has shape {tuple(shapes[theirs])}, a {layout} "
+                             f"network with {args} expects {tuple(expected[ours])}")
+    return layout, cls, scale, args, mapping, keys
 
-    obj = read_torch_checkpoint(path)
+
+def _select_state_dict(obj, path, param_key):
+    """The state dict inside a checkpoint: BasicSR's params/params_ema, a 'state_dict'
+    entry, or the object itself."""
     if isinstance(obj, dict) and ("params" in obj or "params_ema" in obj):
         key = param_key or ("params_ema" if "params_ema" in obj else "params")
         if key not in obj:
-            raise KeyError(f"{path}: no {key!r} in the checkpoint (it has {sorted(obj)})")
+            raise ValueError(f"{path}: no {key!r} in the checkpoint (it has {sorted(map(str, obj))})")
         obj = obj[key]
     elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
-        raise ValueError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
-    model, _ = from_foreign_state_dict(obj, source=str(path), res_scale=res_scale)
+    return _check_state(obj, path)
+
+
+def _load_foreign(path, *, param_key=None, res_scale=None):
+    path = str(path)
+
+    def check(obj):  # on the tensors' shapes, before the reader allocates anything
+        sd = _strip_prefixes(_select_state_dict(obj, path, param_key))
+        _plan_foreign(_folded_shapes(sd, path), path, res_scale)
+
+    obj = read_torch_checkpoint(path, check=check, max_bytes=_MAX_FOREIGN_BYTES)
+    model, _ = from_foreign_state_dict(_select_state_dict(obj, path, param_key), source=path, res_scale=res_scale)
     model.provenance["source_file"] = Path(path).name
     return model
 
@@ -227,23 +493,22 @@ def from_foreign_state_dict(state, *, source="state dict", res_scale=None):
     Returns (model, mapping) where mapping takes each of our layer prefixes to the
     foreign one (e.g. 'body.0.conv1' -> 'body.0.body.0'), for comparing per-layer
     values such as gradients with the original.
+
+    Raises ValueError naming source and the tensor for anything that does not fit:
+    an unknown layout (the message lists the known ones), a missing or unexpected
+    key, a wrong shape or dtype, NaN or infinity.
     """
-    sd = _fold_weight_norm(_strip_prefixes(dict(state)))
-    layout, convert = _detect_layout(sd)
-    if layout is None:
-        raise ValueError(f"{source}: unknown checkpoint layout (first keys: {sorted(sd)[:6]}); "
-                         "supported: EDSR-PyTorch, BasicSR EDSR, WDSR")
-    model, mapping, ignored = convert(sd, source, res_scale)
-    ours = {}
-    for our_prefix, their_prefix in mapping.items():
-        for leaf in ("weight", "bias"):
-            if f"{their_prefix}.{leaf}" in sd:
-                ours[f"{our_prefix}.{leaf}"] = sd[f"{their_prefix}.{leaf}"]
-    used = {f"{t}.{leaf}" for t in mapping.values() for leaf in ("weight", "bias")}
-    leftover = [k for k in sd if k not in used and not k.startswith(ignored)]
-    if leftover:
-        raise KeyError(f"{source}: unexpected keys for a {layout} checkpoint: {leftover[:8]}")
-    model.load_state_dict(ours, source=f"{source} ({layout} layout)")
+    sd = _strip_prefixes(_check_state(dict(state) if isinstance(state, dict) else state, source))
+    layout, cls, scale, args, mapping, keys = _plan_foreign(_folded_shapes(sd, source), source, res_scale)
+    sd = _fold_weight_norm(sd, source)
+    normalization = Normalization(255.0, DIV2K_MEAN, 127.5 if cls is WDSR else 1.0)
+    if "add_mean.bias" in sd:  # EDSR-PyTorch's add_mean: bias = rgb_range * mean / std, with std 1
+        try:
+            normalization = Normalization(255.0, [float(b) / 255.0 for b in np.asarray(sd["add_mean.bias"])], 1.0)
+        except ValueError as exc:
+            raise ValueError(f"{source}: tensor 'add_mean.bias' gives no usable mean ({exc})") from None
+    model = cls(scale, normalization=normalization, **args)
+    model.load_state_dict({ours: sd[theirs] for ours, theirs in keys.items()}, source=f"{source} ({layout} layout)")
     model.provenance = {"source_layout": layout}
     return model, mapping
 
@@ -265,14 +530,25 @@ def load_model(name_or_path, *, param_key=None, res_scale=None):
         res_scale: EDSR-style checkpoints do not record it; by default 0.1 for 256
             features (the full EDSR), else 1.0.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"load_model: name_or_path must be a model name or a path, "
+                        f"got {type(name_or_path).__name__}")
+    if param_key is not None and not isinstance(param_key, str):
+        raise TypeError(f"load_model: param_key must be a str or None, got {type(param_key).__name__}")
+    if res_scale is not None:
+        from .models.base import check_float
+
+        res_scale = check_float("load_model", "res_scale", res_scale)
     if isinstance(name_or_path, str) and name_or_path in shipped_models():
         return _load_ours(Path(PACKAGE_WEIGHTS) / f"{name_or_path}.safetensors")
+    if not os.fspath(name_or_path):  # Path("") would be the current folder
+        raise ValueError("load_model: empty path given for the model file")
     path = Path(name_or_path)
     if not path.exists():
         names = shipped_models()
         raise FileNotFoundError(f"no model file at {path}" + (f"; shipped models: {names}" if names else
                                                               "; no trained weights ship with this version yet"))
-    with open(path, "rb") as f:
+    with _open_regular(path, "model file") as f:
         head = f.read(9)
     # safetensors: an 8-byte little-endian header length, then the JSON header.
     if path.suffix == ".safetensors" or head[8:9] == b"{":

@@ -29,9 +29,19 @@ struct Conv2dShape {
 
 // Fused epilogue, applied per output element in this order:
 //   t = conv(x) + bias[o]          (bias optional)
-//   t = max(t, 0)                  (if relu)
+//   t = t < 0 ? 0 : t              (if relu; NaN passes through)
 //   y = residual + res_scale * t   (residual optional, treated as 0 if null)
 // residual has y's shape and may alias y (in-place residual add).
+// NaN and infinity (fast and reference agree): IEEE arithmetic on the
+// zero-padded input, every tap included whatever its weight. A NaN input
+// reaches exactly the outputs whose K x K window holds it (0 * NaN = NaN, as
+// in PyTorch); a non-finite weight reaches every output of its channel, border
+// outputs included (its padded taps give inf * 0 = NaN). Winograd would spread
+// a NaN over its 4x4 output tiles, so the fast forward computes tiles whose
+// input holds a non-finite value directly (and takes the direct path for
+// non-finite weights). The backward's NaN placement is the reference's (sums
+// over in-image taps only; a non-finite weight or a non-finite fast dw sends
+// the work to the reference kernel).
 struct Conv2dEpilogue {
     const float* bias = nullptr;
     const float* residual = nullptr;
@@ -73,6 +83,8 @@ void pixel_unshuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
 
 // ------------------------------------------------------------ activations
 // Elementwise over `count` values. relu'(0) is taken as 0 (PyTorch's choice).
+// NaN: relu(NaN) = NaN (y = x < 0 ? 0 : x), and relu_backward passes dy where
+// x is NaN (dx = x <= 0 ? 0 : dy, the branch the forward took; PyTorch's too).
 void relu_forward(const float* x, float* y, int64_t count);
 void relu_backward(const float* x, const float* dy, float* dx, int64_t count);
 

@@ -22,6 +22,12 @@
 //    to the input dtype between the passes, as MATLAB does (its per-axis
 //    resize returns the input class). Integers are rounded half away from zero
 //    and clamped to the dtype range; float32 is neither rounded nor clamped.
+//  - NaN and infinity (float32; fast and reference agree bit for bit): an
+//    input value reaches exactly the outputs that have it as a tap of
+//    non-zero weight (per pass; the first pass's outputs are the second's
+//    inputs). Zero-weight taps are skipped, never multiplied (0 * NaN).
+//    The fast kernel runs images holding a non-finite value through the
+//    reference (its windows carry zero weights).
 #pragma once
 
 #include <cstdint>

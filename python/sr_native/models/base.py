@@ -1,6 +1,8 @@
 """What every super-resolution network shares: input normalisation, the
 receptive field used for tiling, and its description for weight files."""
 
+import math
+import numbers
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -11,6 +13,53 @@ from ..layers import Buffers, Module
 
 # Mean RGB of DIV2K's training images, the convention of EDSR-PyTorch, BasicSR and WDSR.
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
+
+# Sane bounds for constructor arguments: far beyond every published model
+# (EDSR: 256 features, 32 blocks; WDSR: expansion 4-6), close enough that a
+# typo or a hostile weight file is refused before anything is allocated.
+MAX_FEATURES = 4096
+MAX_COLORS = 64
+MAX_BLOCKS = 1024
+MAX_EXPANSION = 64
+
+
+def check_int(owner, name, value, low, high):
+    """value as an int in [low, high]: TypeError for non-integers (bool, str, float,
+    None), ValueError outside the range; the message names owner and argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{owner}: {name} must be from {low} to {high}, got {value}")
+    return int(value)
+
+
+def check_float(owner, name, value, *, positive=False):
+    """value as a float that stays finite (and > 0 if positive) once rounded to
+    float32, as the kernels use it: 1e39 is refused, not turned into inf."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a float, got {type(value).__name__} {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int past float64
+        raise ValueError(f"{owner}: {name} must be finite in float32, got {value!r}") from None
+    with np.errstate(over="ignore"):
+        rounded = np.float32(value)
+    if not np.isfinite(rounded):
+        raise ValueError(f"{owner}: {name} must be finite in float32, got {value!r}")
+    if positive and not rounded > 0:
+        raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
+    return value
+
+
+def check_parameter_memory(owner, shapes):
+    """MemoryError before allocating parameters that cannot fit in memory."""
+    from .. import _core
+
+    nbytes = 4 * sum(math.prod(shape) for shape in shapes.values())
+    available = _core.available_memory()
+    if nbytes > available:
+        raise MemoryError(f"{owner}: the parameters need {nbytes / 2**30:.1f} GiB, "
+                          f"{available / 2**30:.1f} GiB of memory is available")
 
 
 @dataclass
@@ -27,6 +76,21 @@ class Normalization:
     mean: tuple = DIV2K_MEAN
     std: float = 1.0
 
+    def __post_init__(self):
+        # A NaN or zero here turns every output pixel into NaN or inf: refuse it.
+        self.pixel_range = check_float("Normalization", "pixel_range", self.pixel_range, positive=True)
+        self.std = check_float("Normalization", "std", self.std, positive=True)
+        if isinstance(self.mean, (str, bytes)) or not hasattr(self.mean, "__len__"):
+            raise TypeError(f"Normalization: mean must be a sequence of floats, got {type(self.mean).__name__}")
+        if not 1 <= len(self.mean) <= MAX_COLORS:
+            raise ValueError(f"Normalization: mean must have 1 to {MAX_COLORS} values, got {len(self.mean)}")
+        self.mean = tuple(check_float("Normalization", f"mean[{i}]", m) for i, m in enumerate(self.mean))
+        with np.errstate(over="ignore"):
+            gain = np.float32(self.pixel_range) / np.float32(self.std)
+        if not np.isfinite(gain):
+            raise ValueError(f"Normalization: pixel_range / std = {self.pixel_range!r} / {self.std!r} "
+                             "is not finite in float32")
+
     def to_dict(self):
         d = asdict(self)
         d["mean"] = [float(m) for m in self.mean]
@@ -34,8 +98,11 @@ class Normalization:
 
     @classmethod
     def from_dict(cls, d):
-        return cls(pixel_range=float(d["pixel_range"]), mean=tuple(float(m) for m in d["mean"]),
-                   std=float(d["std"]))
+        if not isinstance(d, dict):
+            raise ValueError(f"Normalization: expected a dict, got {type(d).__name__}")
+        if set(d) != {"pixel_range", "mean", "std"}:
+            raise ValueError(f"Normalization: expected the keys pixel_range, mean, std, got {sorted(map(str, d))}")
+        return cls(pixel_range=d["pixel_range"], mean=d["mean"], std=d["std"])
 
 
 @dataclass
@@ -57,14 +124,33 @@ class SRNetwork(Module):
     scales = (2, 3, 4)
 
     def __init__(self, scale, n_colors, normalization):
-        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in self.scales:
-            raise ValueError(f"{type(self).__name__}: scale must be one of {self.scales}, got {scale!r}")
-        self.scale = int(scale)
-        self.n_colors = int(n_colors)
-        self.normalization = normalization or Normalization()
+        owner = type(self).__name__
+        self.scale = self.check_scale(scale)
+        self.n_colors = check_int(owner, "n_colors", n_colors, 1, MAX_COLORS)
+        normalization = normalization or Normalization()
+        if not isinstance(normalization, Normalization):
+            raise TypeError(f"{owner}: normalization must be a Normalization, got {type(normalization).__name__}")
+        if len(normalization.mean) != self.n_colors:
+            raise ValueError(f"{owner}: normalization mean has {len(normalization.mean)} values for "
+                             f"{self.n_colors} colours")
+        self.normalization = normalization
         self.provenance = {}
         self.device = "cpu"  # where the parameters are: "cpu" (numpy) or "cuda" (DeviceArrays)
         self._local = threading.local()  # per-thread activation buffers (_buffers)
+
+    @classmethod
+    def check_scale(cls, scale):
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Integral):
+            raise TypeError(f"{cls.__name__}: scale must be an int, got {type(scale).__name__} {scale!r}")
+        if scale not in cls.scales:
+            raise ValueError(f"{cls.__name__}: scale must be one of {cls.scales}, got {scale!r}")
+        return int(scale)
+
+    @classmethod
+    def parameter_shapes(cls, scale, **arch_args):
+        """The state dict's keys and shapes for these constructor arguments,
+        checked as the constructor checks them, without allocating anything."""
+        raise NotImplementedError
 
     def __call__(self, x):
         """Run the network on (N, n_colors, H, W) float32 images in [0, 1].

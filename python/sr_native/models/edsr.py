@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import ops
 from ..layers import Buffers, Conv2d, Module
-from .base import Normalization, SRNetwork
+from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_float, check_int,
+                   check_parameter_memory)
 
 PRESETS = {
     "edsr-baseline": dict(n_feats=64, n_resblocks=16, res_scale=1.0),
@@ -68,13 +69,39 @@ class EDSR(SRNetwork):
     architecture = "edsr"
 
     def __init__(self, scale, n_feats=64, n_resblocks=16, res_scale=1.0, n_colors=3, normalization=None):
+        shapes = self.parameter_shapes(scale, n_feats=n_feats, n_resblocks=n_resblocks, res_scale=res_scale,
+                                       n_colors=n_colors)
+        check_parameter_memory("EDSR", shapes)
         super().__init__(scale, n_colors, normalization or Normalization(255.0, std=1.0))
-        self.n_feats, self.n_resblocks, self.res_scale = int(n_feats), int(n_resblocks), float(res_scale)
+        n_feats, n_colors = int(n_feats), self.n_colors
+        self.n_feats, self.n_resblocks, self.res_scale = n_feats, int(n_resblocks), float(res_scale)
         self.head = Conv2d(n_colors, n_feats, 3)
-        self.body = [ResBlock(n_feats, res_scale) for _ in range(n_resblocks)]
+        self.body = [ResBlock(n_feats, self.res_scale) for _ in range(self.n_resblocks)]
         self.body_conv = Conv2d(n_feats, n_feats, 3)
-        self.upsample = [Conv2d(n_feats, r * r * n_feats, 3) for r in upsample_factors(scale)]
+        self.upsample = [Conv2d(n_feats, r * r * n_feats, 3) for r in upsample_factors(self.scale)]
         self.tail = Conv2d(n_feats, n_colors, 3)
+
+    @classmethod
+    def parameter_shapes(cls, scale, n_feats=64, n_resblocks=16, res_scale=1.0, n_colors=3):
+        scale = cls.check_scale(scale)
+        f = check_int("EDSR", "n_feats", n_feats, 1, MAX_FEATURES)
+        n = check_int("EDSR", "n_resblocks", n_resblocks, 0, MAX_BLOCKS)
+        c = check_int("EDSR", "n_colors", n_colors, 1, MAX_COLORS)
+        check_float("EDSR", "res_scale", res_scale)
+        shapes = {}
+
+        def conv(name, out, inp):
+            shapes[name + ".weight"], shapes[name + ".bias"] = (out, inp, 3, 3), (out,)
+
+        conv("head", f, c)
+        for i in range(n):
+            conv(f"body.{i}.conv1", f, f)
+            conv(f"body.{i}.conv2", f, f)
+        conv("body_conv", f, f)
+        for j, r in enumerate(upsample_factors(scale)):
+            conv(f"upsample.{j}", r * r * f, f)
+        conv("tail", c, f)
+        return shapes
 
     @classmethod
     def from_preset(cls, preset, scale, **overrides):

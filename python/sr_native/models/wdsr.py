@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import ops
 from ..layers import Buffers, Conv2d, Module
-from .base import Normalization, SRNetwork
+from .base import (MAX_BLOCKS, MAX_COLORS, MAX_EXPANSION, MAX_FEATURES, Normalization, SRNetwork, check_float,
+                   check_int, check_parameter_memory)
 
 
 class BlockA(Module):
@@ -100,22 +101,63 @@ class WDSR(SRNetwork):
 
     def __init__(self, scale, variant="a", n_feats=32, n_resblocks=16, expansion=None, linear=0.8,
                  res_scale=1.0, n_colors=3, normalization=None):
+        shapes = self.parameter_shapes(scale, variant, n_feats=n_feats, n_resblocks=n_resblocks,
+                                       expansion=expansion, linear=linear, res_scale=res_scale, n_colors=n_colors)
+        check_parameter_memory("WDSR", shapes)
         super().__init__(scale, n_colors, normalization or Normalization(255.0, std=127.5))
-        variant = str(variant).lower()
-        if variant not in ("a", "b"):
-            raise ValueError(f"WDSR: variant must be 'a' or 'b', got {variant!r}")
+        variant = variant.lower()
         self.variant = variant
-        self.n_feats, self.n_resblocks = int(n_feats), int(n_resblocks)
+        self.n_feats, self.n_resblocks = n_feats, n_resblocks = int(n_feats), int(n_resblocks)
         self.expansion = int(expansion if expansion is not None else (4 if variant == "a" else 6))
         self.linear, self.res_scale = float(linear), float(res_scale)
-        out = scale * scale * n_colors
+        n_colors = self.n_colors
+        out = self.scale * self.scale * n_colors
         self.head = Conv2d(n_colors, n_feats, 3)
         if variant == "a":
-            self.body = [BlockA(n_feats, self.expansion, res_scale) for _ in range(n_resblocks)]
+            self.body = [BlockA(n_feats, self.expansion, self.res_scale) for _ in range(n_resblocks)]
         else:
-            self.body = [BlockB(n_feats, self.expansion, linear, res_scale) for _ in range(n_resblocks)]
+            self.body = [BlockB(n_feats, self.expansion, self.linear, self.res_scale) for _ in range(n_resblocks)]
         self.tail = Conv2d(n_feats, out, 3)
         self.skip = Conv2d(n_colors, out, 5)
+
+    @classmethod
+    def parameter_shapes(cls, scale, variant="a", n_feats=32, n_resblocks=16, expansion=None, linear=0.8,
+                         res_scale=1.0, n_colors=3):
+        scale = cls.check_scale(scale)
+        if not isinstance(variant, str):
+            raise TypeError(f"WDSR: variant must be 'a' or 'b', got {type(variant).__name__} {variant!r}")
+        variant = variant.lower()
+        if variant not in ("a", "b"):
+            raise ValueError(f"WDSR: variant must be 'a' or 'b', got {variant!r}")
+        f = check_int("WDSR", "n_feats", n_feats, 1, MAX_FEATURES)
+        n = check_int("WDSR", "n_resblocks", n_resblocks, 0, MAX_BLOCKS)
+        c = check_int("WDSR", "n_colors", n_colors, 1, MAX_COLORS)
+        e = 4 if variant == "a" else 6
+        if expansion is not None:
+            e = check_int("WDSR", "expansion", expansion, 1, MAX_EXPANSION)
+        linear = check_float("WDSR", "linear", linear, positive=True)
+        check_float("WDSR", "res_scale", res_scale)
+        low = int(f * linear)
+        if variant == "b" and not 1 <= low <= MAX_FEATURES:
+            raise ValueError(f"WDSR: the low-rank width int(n_feats * linear) = int({f} * {linear!r}) = {low} "
+                             f"must be from 1 to {MAX_FEATURES}")
+        shapes = {}
+
+        def conv(name, out, inp, k):
+            shapes[name + ".weight"], shapes[name + ".bias"] = (out, inp, k, k), (out,)
+
+        conv("head", f, c, 3)
+        for i in range(n):
+            if variant == "a":
+                conv(f"body.{i}.conv1", f * e, f, 3)
+                conv(f"body.{i}.conv2", f, f * e, 3)
+            else:
+                conv(f"body.{i}.conv1", f * e, f, 1)
+                conv(f"body.{i}.conv2", low, f * e, 1)
+                conv(f"body.{i}.conv3", f, low, 3)
+        conv("tail", scale * scale * c, f, 3)
+        conv("skip", scale * scale * c, c, 5)
+        return shapes
 
     def init_skip_as_bicubic(self):
         """Start the network at bicubic upscaling: the 5x5 skip convolution

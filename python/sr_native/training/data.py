@@ -5,37 +5,124 @@ LR images are made once per image with the package's MATLAB-compatible
 bicubic resize (the HR image first cropped to a multiple of the scale, as the
 published protocol does), unless a folder of LR images is given (DIV2K's
 `DIV2K_train_LR_bicubic/X{s}/` layout: `0001x2.png` beside `0001.png`).
+
+Files that cannot be used are skipped before any training starts, with one
+DataWarning per kind that names them (`upscale` skips bad files the same
+way): files that cannot be read or decoded (not an image, truncated,
+a decompression bomb, an animated image), a missing or mis-sized given LR image, and images too
+small for one LR patch. When no image is left, ValueError.
 """
 
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..imagefiles import IMAGE_SUFFIXES, images_in
+from ..imagefiles import IMAGE_SUFFIXES, images_in, pil_to_array
 from ..resize import resize
 
-def list_images(folder):
+
+class DataWarning(UserWarning):
+    """Image files of a training, validation or evaluation folder were skipped."""
+
+
+def check_folder(folder, what, fn="train"):
+    """folder as a Path; FileNotFoundError when it does not exist, NotADirectoryError when it is a file."""
+    if not isinstance(folder, (str, os.PathLike)) or isinstance(folder, bytes):
+        raise TypeError(f"{fn}: {what} must be a path (str or os.PathLike), got {type(folder).__name__}")
+    if os.fspath(folder) == "":  # Path("") would be the current folder
+        raise ValueError(f"{fn}: {what} is an empty path")
     folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"{fn}: {what} {str(folder)!r} does not exist")
     if not folder.is_dir():
-        raise FileNotFoundError(f"no image folder at {folder}")
+        raise NotADirectoryError(f"{fn}: {what} {str(folder)!r} is not a folder")
+    return folder
+
+
+def list_images(folder, what="image folder", fn="train"):
+    folder = check_folder(folder, what, fn)
     files = images_in(folder, recursive=True)
     if not files:
-        raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
+        raise ValueError(f"{fn}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {what} {str(folder)!r}")
     return files
+
+
+def open_image(path):
+    """A Pillow image opened lazily (header read, pixels not yet decoded).
+
+    Pillow's DecompressionBombWarning (images past Image.MAX_IMAGE_PIXELS)
+    is not raised here: such images are read like any other (an error under
+    `-W error` would be a traceback); its DecompressionBombError (past twice
+    the limit) is, and callers count it as an unreadable file.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
+
+
+def read_uint8(path):
+    """HxW (gray) or HxWx3 uint8 pixels of an image file. 16-bit and float
+    images are rounded to 8 bits (Pillow's convert("RGB") would clip 16-bit
+    gray at 255); alpha is dropped; palette, CMYK and other modes become RGB.
+    ValueError for an animated image (GIF, APNG, multi-page TIFF)."""
+    from PIL import Image
+
+    with open_image(path) as im, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if getattr(im, "is_animated", False):  # its first frame alone would stand for it silently
+            raise ValueError(f"animated image of {im.n_frames} frames; only still images are used")
+        if im.mode in ("LA", "La", "PA") or (im.mode == "P" and "transparency" in im.info):
+            arr = np.asarray(im.convert("L" if im.mode in ("LA", "La") else "RGB"))  # alpha is not trained on
+        else:
+            arr, _ = pil_to_array(im)
+    if arr.dtype == np.uint16:
+        arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif arr.dtype != np.uint8:  # F: float gray in [0, 1]
+        arr = np.rint(np.clip(np.nan_to_num(arr, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    if arr.ndim == 3:
+        arr = arr[..., :3]  # RGBA: the colour channels
+    return np.ascontiguousarray(arr)
 
 
 def read_rgb(path):
     """HxWx3 uint8 (gray images are repeated to three channels)."""
-    from PIL import Image
+    arr = read_uint8(path)
+    return np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr
 
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+
+def image_size(path):
+    """(height, width) from the file's header, without decoding the pixels."""
+    with open_image(path) as im:
+        return im.size[1], im.size[0]
+
+
+def why_unreadable(exc):
+    """A short reason for a file that could not be read, for the warning."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def warn_skipped(skipped, total, where, what):
+    """One DataWarning naming the skipped files (the first ten) and the reasons."""
+    if not skipped:
+        return
+    skipped = sorted(skipped, key=lambda item: str(item[0]))
+    shown = "; ".join(f"{Path(p).name} ({why.replace(str(p), Path(p).name)})" for p, why in skipped[:10])
+    more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    warnings.warn(f"{where}: skipped {len(skipped)} of {total} image files ({what}): {shown}{more}",
+                  DataWarning, stacklevel=3)
 
 
 def make_pair(hr, scale, lr=None):
     """HR cropped to a multiple of scale, and its LR (MATLAB bicubic unless given)."""
     h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
+    if h == 0 or w == 0:
+        raise ValueError(f"HR image of shape {hr.shape} is smaller than the scale {scale}")
     hr = np.ascontiguousarray(hr[:h, :w])
     if lr is None:
         lr = resize(hr, size=(h // scale, w // scale), method="bicubic")
@@ -48,6 +135,19 @@ def _div2k_lr_path(hr_path, lr_dir, scale):
     return Path(lr_dir) / f"{hr_path.stem}x{scale}{hr_path.suffix}"
 
 
+def resolve_folders(folder, scale, lr_folder=None, fn="train", what="training folder"):
+    """(HR folder, LR folder or None) after the DIV2K layout is recognised;
+    both checked to exist (FileNotFoundError / NotADirectoryError)."""
+    folder = check_folder(folder, what, fn)
+    if (folder / "DIV2K_train_HR").is_dir():
+        if lr_folder is None and (folder / "DIV2K_train_LR_bicubic" / f"X{scale}").is_dir():
+            lr_folder = folder / "DIV2K_train_LR_bicubic" / f"X{scale}"
+        folder = folder / "DIV2K_train_HR"
+    if lr_folder is not None:
+        lr_folder = check_folder(lr_folder, "lr_folder", fn)
+    return folder, lr_folder
+
+
 @dataclass
 class PairSet:
     """HR/LR uint8 image pairs held in memory."""
@@ -58,25 +158,56 @@ class PairSet:
     scale: int
 
     @classmethod
-    def from_folder(cls, folder, scale, lr_folder=None, min_lr_size=1):
+    def from_folder(cls, folder, scale, lr_folder=None, min_lr_size=1, what="training folder"):
         """Every image under folder (recursively). DIV2K layout: a folder with
-        DIV2K_train_HR/ (and optionally DIV2K_train_LR_bicubic/X{scale}/) works too."""
-        folder = Path(folder)
-        if (folder / "DIV2K_train_HR").is_dir():
-            if lr_folder is None and (folder / "DIV2K_train_LR_bicubic" / f"X{scale}").is_dir():
-                lr_folder = folder / "DIV2K_train_LR_bicubic" / f"X{scale}"
-            folder = folder / "DIV2K_train_HR"
+        DIV2K_train_HR/ (and optionally DIV2K_train_LR_bicubic/X{scale}/) works too.
+
+        Files that cannot be read, and images whose LR side would be below
+        min_lr_size, are skipped with one DataWarning each (checked from the
+        headers before any image is decoded); ValueError when none is left.
+        """
+        folder, lr_folder = resolve_folders(folder, scale, lr_folder, what=what)
+        paths = list_images(folder, what)
+        unreadable, too_small, usable = [], [], []
+        for path in paths:  # headers only: cheap, and a too-large patch is found before any decoding
+            try:
+                h, w = image_size(path)
+            except MemoryError:
+                raise
+            except Exception as exc:  # whatever a decoder raises on a bad file, the file is skipped
+                unreadable.append((path, why_unreadable(exc)))
+                continue
+            if min(h // scale, w // scale) < min_lr_size:
+                too_small.append((path, f"{w}x{h}"))
+            else:
+                usable.append(path)
         hr_list, lr_list, names = [], [], []
-        for path in list_images(folder):
-            given = read_rgb(_div2k_lr_path(path, lr_folder, scale)) if lr_folder else None
-            hr, lr = make_pair(read_rgb(path), scale, given)
-            if min(lr.shape[:2]) < min_lr_size:
-                continue  # too small for one patch
+        for path in usable:
+            try:
+                given = None
+                if lr_folder is not None:
+                    lr_path = _div2k_lr_path(path, lr_folder, scale)
+                    if not lr_path.is_file():
+                        raise FileNotFoundError(f"no LR image {lr_path.name} in {lr_folder}")
+                    given = read_rgb(lr_path)
+                hr, lr = make_pair(read_rgb(path), scale, given)
+            except MemoryError:
+                raise
+            except Exception as exc:  # truncated data, a bad given LR: skip this image, not the run
+                unreadable.append((path, why_unreadable(exc)))
+                continue
             hr_list.append(hr)
             lr_list.append(lr)
             names.append(path.name)
+        warn_skipped(unreadable, len(paths), f"{what} {folder}", "unreadable")
+        warn_skipped(too_small, len(paths), f"{what} {folder}",
+                     f"smaller than one LR patch of {min_lr_size} px at x{scale}, i.e. "
+                     f"{min_lr_size * scale}x{min_lr_size * scale} HR")
         if not hr_list:
-            raise ValueError(f"no image in {folder} is large enough for LR patches of {min_lr_size}")
+            raise ValueError(
+                f"train: no usable image in {what} {str(folder)!r}: {len(paths)} image files, "
+                f"{len(unreadable)} unreadable, {len(too_small)} smaller than {min_lr_size * scale}x"
+                f"{min_lr_size * scale} (an LR patch of {min_lr_size} px at x{scale})")
         return cls(hr_list, lr_list, names, scale)
 
 

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,8 @@ import numpy as np
 from .. import cuda, metrics, ops
 from ..models import ModelInfo, Normalization, build
 from ..upscaling import upscale
-from .data import PairSet, PatchSampler
+from ..weights import new_file_mode
+from .data import PairSet, PatchSampler, check_folder, resolve_folders
 
 CHECKPOINT_FORMAT = "sr_native-checkpoint/1"
 
@@ -62,6 +63,23 @@ class TrainConfig:
     skip_init: str = "default"  # WDSR: "bicubic" starts the skip branch as bicubic, the tail at 0
 
     def validate(self):
+        """Check every field's type and range (TypeError, ValueError naming the
+        option and the value), and normalise numbers to plain int/float so the
+        config can be written to a checkpoint. Nothing is read from disk."""
+        for name in ("train_dir", "val_dir", "lr_folder", "init_from"):
+            value = getattr(self, name)
+            if value is None and name != "train_dir":
+                value = ""
+            if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
+                raise TypeError(f"train: {name} must be a path (str or os.PathLike), got {type(value).__name__} "
+                                f"{value!r}")
+            setattr(self, name, str(value))
+        if self.train_dir == "":
+            raise ValueError("train: train_dir is an empty path")
+        for name in ("model", "lr_schedule", "loss", "skip_init"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"train: {name} must be a str, got {type(getattr(self, name)).__name__} "
+                                f"{getattr(self, name)!r}")
         if self.model not in PRESETS:
             raise ValueError(f"train: model must be one of {sorted(PRESETS)}, got {self.model!r}")
         if self.lr_schedule not in ("step", "cosine"):
@@ -73,9 +91,48 @@ class TrainConfig:
         if self.skip_init == "bicubic" and PRESETS[self.model][0] != "wdsr":
             raise ValueError(f"train: skip_init='bicubic' needs a WDSR model (it has a skip branch), "
                              f"got model {self.model!r}")
-        for name in ("iterations", "batch_size", "patch_size", "val_every", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)!r}")
+        if not isinstance(self.model_args, dict) or not all(isinstance(k, str) for k in self.model_args):
+            raise TypeError(f"train: model_args must be a dict of keyword arguments, got {self.model_args!r}")
+        self.scale = _checked_int("scale", self.scale, None)
+        if self.scale not in (2, 3, 4):
+            raise ValueError(f"train: scale must be 2, 3 or 4, got {self.scale!r}")
+        for name in ("iterations", "batch_size", "patch_size", "lr_step", "val_every", "checkpoint_every"):
+            setattr(self, name, _checked_int(name, getattr(self, name), 1))
+        self.seed = _checked_int("seed", self.seed, 0)
+        self.lr = _checked_float("lr", self.lr, ">= 0", lambda v: v >= 0)
+        self.lr_gamma = _checked_float("lr_gamma", self.lr_gamma, "in (0, 1]", lambda v: 0 < v <= 1)
+        self.lr_min = _checked_float("lr_min", self.lr_min, ">= 0", lambda v: v >= 0)
+        if self.lr_schedule == "cosine" and self.lr_min > self.lr:
+            raise ValueError(f"train: lr_min ({self.lr_min!r}) must not exceed lr ({self.lr!r}): the cosine "
+                             "schedule goes from lr down to lr_min")
+        self.clip_grad = _checked_float("clip_grad", self.clip_grad, ">= 0 (0: off)", lambda v: v >= 0)
+
+
+def _checked_int(name, value, low):
+    """value as an int >= low: TypeError for bool, float, str, None; ValueError below low."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"train: {name} must be an int, got {type(value).__name__} {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"train: {name} must be >= {low}, got {value!r}")
+    return int(value)
+
+
+def _checked_float(name, value, rule, ok):
+    """value as a float that stays finite in float32 (the kernels' precision:
+    1e39 would become inf there) and satisfies ok; TypeError for bool, str, None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"train: {name} must be a number, got {type(value).__name__} {value!r}")
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int past float64's range
+        as_float = math.inf
+    with np.errstate(over="ignore"):
+        finite = bool(np.isfinite(np.float32(as_float)))
+    if not finite:
+        raise ValueError(f"train: {name} must be finite in float32 (|x| < 3.4e38), got {value!r}")
+    if not ok(as_float):
+        raise ValueError(f"train: {name} must be {rule}, got {value!r}")
+    return as_float
 
 
 def learning_rate(cfg, iteration):
@@ -88,7 +145,10 @@ def learning_rate(cfg, iteration):
 
 def new_model(cfg):
     arch, args = PRESETS[cfg.model]
-    model = build(arch, cfg.scale, **{**args, **cfg.model_args})
+    try:
+        model = build(arch, cfg.scale, **{**args, **cfg.model_args})
+    except (TypeError, ValueError) as exc:  # an unknown or bad model_args entry
+        raise type(exc)(f"train: model_args {cfg.model_args!r} for {cfg.model!r}: {exc}") from exc
     init_like_pytorch(model, np.random.default_rng(cfg.seed))
     if cfg.skip_init == "bicubic":
         model.init_skip_as_bicubic()
@@ -178,6 +238,9 @@ def evaluate(model, pairs):
 # ---------------------------------------------------------------- checkpoints
 
 def save_checkpoint(path, model, adam, rng, iteration, cfg, history):
+    """Write the checkpoint atomically: a temporary file, fsync, rename. An
+    exception (KeyboardInterrupt included) leaves the previous checkpoint and
+    no temporary file behind."""
     from safetensors.numpy import save_file
 
     tensors = {}
@@ -198,36 +261,134 @@ def save_checkpoint(path, model, adam, rng, iteration, cfg, history):
     }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    with open(tmp, "rb+") as f:  # on disk before the rename makes it the checkpoint
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, new_file_mode())
+        with open(tmp, "rb+") as f:  # on disk before the rename makes it the checkpoint
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written file left beside the checkpoint
+        raise
 
 
 def load_checkpoint(path):
-    from safetensors import safe_open
+    """(model, adam, rng, iteration, config dict, history) from a checkpoint.
 
-    with safe_open(str(path), framework="np") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not an sr_native training checkpoint")
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    m = json.loads(meta["model"])
-    info = ModelInfo(m["architecture"], m["arch_args"], m["scale"], Normalization.from_dict(m["normalization"]))
-    model = build(info.architecture, info.scale, normalization=info.normalization, **info.arch_args)
-    model.load_state_dict({k[len("param/"):]: v for k, v in tensors.items() if k.startswith("param/")},
-                          source=str(path))
-    adam = Adam(model.state_dict())
-    for k in adam.m:
-        adam.m[k][...] = tensors[f"adam_m/{k}"]
-        adam.v[k][...] = tensors[f"adam_v/{k}"]
-    adam.step = int(meta["adam_step"])
-    rng = np.random.default_rng()
-    rng.bit_generator.state = json.loads(meta["rng"])
-    return model, adam, rng, int(meta["iteration"]), json.loads(meta["config"]), json.loads(meta["history"])
+    FileNotFoundError when there is none; ValueError naming the file for
+    anything else wrong with it (not safetensors, truncated, another format,
+    missing or malformed metadata or tensors, NaN or infinity in the moments).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"train: no checkpoint at {str(path)!r}")
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"train: checkpoint {str(path)!r} is not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"train: {str(path)!r} is not an sr_native training checkpoint "
+                         f"(format={meta.get('format')!r})")
+    try:
+        m = json.loads(meta["model"])
+        info = ModelInfo(m["architecture"], m["arch_args"], m["scale"], Normalization.from_dict(m["normalization"]))
+        model = build(info.architecture, info.scale, normalization=info.normalization, **info.arch_args)
+        model.load_state_dict({k[len("param/"):]: v for k, v in tensors.items() if k.startswith("param/")},
+                              source=str(path))
+        adam = Adam(model.state_dict())
+        for k in adam.m:
+            m_k, v_k = tensors[f"adam_m/{k}"], tensors[f"adam_v/{k}"]
+            if not (np.isfinite(m_k).all() and np.isfinite(v_k).all() and (v_k >= 0).all()):
+                raise ValueError(f"Adam moments of {k} hold NaN, infinity or a negative second moment")
+            adam.m[k][...] = m_k
+            adam.v[k][...] = v_k
+        adam.step = int(meta["adam_step"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(meta["rng"])
+        iteration = int(meta["iteration"])
+        config, history = json.loads(meta["config"]), json.loads(meta["history"])
+        if iteration < 0 or adam.step < 0 or not isinstance(config, dict) or not isinstance(history, list):
+            raise ValueError(f"iteration {iteration}, adam_step {adam.step}")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"train: checkpoint {str(path)!r} is damaged or incomplete ({type(exc).__name__}: "
+                         f"{exc})") from exc
+    return model, adam, rng, iteration, config, history
 
 
 # ------------------------------------------------------------------- the loop
+
+LOG_HEADER = "iteration,loss,lr,val_psnr,seconds\n"
+
+
+def _check_run_folder(out_dir, resume):
+    """The run folder as a Path, checked before any work: a new run needs a
+    new or empty folder (FileExistsError otherwise: a second run would
+    overwrite the first and append to its log), resume needs its checkpoint
+    (FileNotFoundError); a file in the way is NotADirectoryError."""
+    if not isinstance(out_dir, (str, os.PathLike)) or isinstance(out_dir, bytes):
+        raise TypeError(f"train: out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
+    out = Path(out_dir)
+    if str(out_dir) == "":
+        raise ValueError("train: out_dir is an empty path")
+    ancestor = out
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise NotADirectoryError(f"train: out_dir {str(out)!r}: {str(ancestor)!r} is a file, not a folder")
+    ckpt = out / "checkpoint.safetensors"
+    if resume:
+        if not ckpt.is_file():
+            hint = (" (the run stopped before its first checkpoint: start it again in a new or empty folder)"
+                    if out.is_dir() and any(out.iterdir()) else "")
+            raise FileNotFoundError(f"train: resume=True but there is no checkpoint at {str(ckpt)!r}{hint}")
+    elif out.is_dir():
+        held = sorted(p.name for p in out.iterdir())
+        if held:
+            raise FileExistsError(f"train: run folder {str(out)!r} is not empty (it holds "
+                                  f"{', '.join(held[:5])}{' ...' if len(held) > 5 else ''}); pass resume=True "
+                                  "(sr-native train --resume) to continue its run, or choose a new or empty folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"train: cannot write in {str(ancestor)!r} (out_dir {str(out)!r})")
+    return out
+
+
+def _open_log(path, start):
+    """log.csv opened for appending. A resumed run keeps the rows up to its
+    checkpoint's iteration and drops those written after it before the
+    interruption (they are done again), so each iteration appears once."""
+    kept = []
+    if start > 0 and path.is_file():
+        for line in path.read_text().splitlines()[1:]:
+            try:
+                if int(line.split(",", 1)[0]) <= start:
+                    kept.append(line + "\n")
+            except ValueError:  # a line cut short by a kill
+                continue
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(LOG_HEADER + "".join(kept))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return open(path, "a")
+
+
+def _check_batch_memory(cfg):
+    """MemoryError when one batch of patches alone cannot fit in memory."""
+    from .. import _core
+
+    batch_bytes = cfg.batch_size * 3 * cfg.patch_size ** 2 * (1 + cfg.scale ** 2) * 4
+    available = _core.available_memory()
+    if batch_bytes > available:
+        raise MemoryError(f"train: a batch of {cfg.batch_size} LR patches of {cfg.patch_size} px at x{cfg.scale} "
+                          f"needs {batch_bytes / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available")
+
 
 def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, progress=True, device="cpu",
           **options):
@@ -245,18 +406,49 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     uploaded each step. Not part of the run's definition: a run may resume on
     the other device (results then differ in the last bits, as the kernels
     sum in different orders).
+
+    Everything is checked before any work, in this order, and nothing is
+    written until the data is read: options (TypeError for a wrong type,
+    ValueError for a bad value), the run folder (FileExistsError: not empty
+    without resume; FileNotFoundError: resume without a checkpoint;
+    ValueError: a damaged checkpoint), the data folders (FileNotFoundError,
+    NotADirectoryError; ValueError when they hold no usable image), the
+    weights of init_from. Unreadable image files and images smaller than one
+    LR patch (patch_size px at the scale) are skipped with a
+    training.data.DataWarning naming them. A KeyboardInterrupt propagates as
+    it is, leaving the last checkpoint whole (resume=True continues it).
     """
-    device = cuda.check_device(device, "train")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.safetensors"
-    cfg = TrainConfig(train_dir=str(train_dir), scale=scale, model=model, **options)
+    for name, value in (("resume", resume), ("progress", progress)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"train: {name} must be True or False, got {type(value).__name__} {value!r}")
+    known = {f.name for f in fields(TrainConfig)} - {"train_dir", "scale", "model"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"train: unknown option(s) {', '.join(unknown)}; the options are {', '.join(sorted(known))}")
+    cfg = TrainConfig(train_dir=train_dir, scale=scale, model=model, **options)
     cfg.validate()
-    if resume and ckpt_path.exists():
+    if not isinstance(device, str):
+        raise TypeError(f"train: device must be 'cpu' or 'cuda', got {type(device).__name__} {device!r}")
+    device = cuda.check_device(device, "train")
+    out = _check_run_folder(out_dir, resume)
+    ckpt_path = out / "checkpoint.safetensors"
+    if resume:
         net, adam, rng, start, saved_cfg, history = load_checkpoint(ckpt_path)
         # The run's definition comes from the checkpoint; only its length may grow.
-        cfg = TrainConfig(**{**saved_cfg, "iterations": max(cfg.iterations, saved_cfg["iterations"])})
-    else:
+        try:
+            cfg = TrainConfig(**{**saved_cfg, "iterations": max(cfg.iterations, int(saved_cfg["iterations"]))})
+            cfg.validate()
+            if cfg.scale != net.scale:
+                raise ValueError(f"its config says x{cfg.scale}, its network is x{net.scale}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"train: checkpoint {str(ckpt_path)!r} holds an invalid run configuration "
+                             f"({exc})") from exc
+    # The data folders (of the run being resumed, when resuming), before any model is built.
+    resolve_folders(cfg.train_dir, cfg.scale, cfg.lr_folder or None)
+    if cfg.val_dir:
+        check_folder(cfg.val_dir, "val_dir")
+    _check_batch_memory(cfg)
+    if not resume:
         net = new_model(cfg)
         if cfg.init_from:
             from ..weights import load_model
@@ -265,20 +457,20 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
             print(f"train: initialised {len(copied)} tensors from {cfg.init_from}")
         adam, rng, start, history = Adam(net.state_dict()), np.random.default_rng(cfg.seed), 0, []
 
-    net.to(device)
-    adam.to(device)
     pairs = PairSet.from_folder(cfg.train_dir, cfg.scale, cfg.lr_folder or None, min_lr_size=cfg.patch_size)
     sampler = PatchSampler(pairs, cfg.patch_size, cfg.batch_size)
-    val = PairSet.from_folder(cfg.val_dir, cfg.scale) if cfg.val_dir else None
+    # Validation PSNR shaves `scale` pixels from each border: an LR side of 3 leaves one HR pixel.
+    val = PairSet.from_folder(cfg.val_dir, cfg.scale, min_lr_size=3, what="val_dir") if cfg.val_dir else None
+    net.to(device)
+    adam.to(device)
 
+    out.mkdir(parents=True, exist_ok=True)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=start, unit="it", desc=f"train {cfg.model} x{cfg.scale}")
-    log = open(out / "log.csv", "a")
-    if start == 0:
-        log.write("iteration,loss,lr,val_psnr,seconds\n")
+    log = _open_log(out / "log.csv", start)
     t0 = time.perf_counter()
     val_psnr = history[-1].get("val_psnr") if history else None
     try:
