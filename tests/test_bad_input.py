@@ -14,6 +14,7 @@ kernels is documented and tested in test_activations_losses.py.
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
+from PIL import Image
 
 import sr_native
 from sr_native import metrics, ops
@@ -236,6 +237,9 @@ CASES = [
     ("foreign unknown layout", lambda: sr_native.weights.from_foreign_state_dict({"conv.weight": f32(1, 1, 1, 1)}),
      ValueError, r"unknown checkpoint layout .*known layouts: EDSR-PyTorch"),
     # === issue 17: upscale and sr_native.dask
+    ("upscale PIL mode I out of range",
+     lambda: sr_native.upscale(Image.fromarray(np.full((4, 4), 70000, np.int32)), 2,
+                               model=_tiny()), ValueError, r"upscale: .*mode 'I'.*0..65535"),
     ("upscale tile 1", lambda: _up(tile=1), ValueError, r"upscale: tile must be at least 16 input pixels, got 1"),
     ("upscale tile 15", lambda: _up(tile=15), ValueError, r"upscale: tile must be at least 16"),
     ("upscale tile float", lambda: _up(tile=32.0), TypeError, r"upscale: tile must be .*got float 32.0"),
@@ -345,6 +349,9 @@ CASES = [
      r"eval: baselines must be among"),
     ("eval nothing to do", lambda: _evaluate("no-such-set", 2, baselines=[]), ValueError, r"eval: nothing to evaluate"),
     ("eval tile 0", lambda: _evaluate("no-such-set", 2, model=_tiny(), tile=0), ValueError, r"eval: tile must be"),
+    ("eval tile 15", lambda: _evaluate("no-such-set", 2, model=_tiny(), tile=15), ValueError,
+     r"eval: tile must be at least 16"),
+    ("eval tile str", lambda: _evaluate("no-such-set", 2, model=_tiny(), tile="big"), ValueError, r"eval: tile must be"),
     ("eval make_lr str", lambda: _evaluate("no-such-set", 2, make_lr="False"), TypeError,
      r"eval: make_lr must be True or False"),
     ("eval self_ensemble None", lambda: _evaluate("no-such-set", 2, self_ensemble=None), TypeError,
@@ -470,7 +477,7 @@ def test_ops_raise_memory_error_inside_a_1gib_cgroup(tmp_path, monkeypatch):
 
 
 def test_resize_tap_tables_are_counted(tmp_path, monkeypatch):
-    # A one-row image to two million columns: 8 MB of pixels, ~1.3 GB of tap tables.
+    # A one-row image to two million columns: 8 MB of pixels, ~0.5 GB of tap tables.
     _fake_cgroup(tmp_path, monkeypatch, 256 << 20, 0)
     with pytest.raises(MemoryError, match=r"resize: the result with its tap tables and intermediate image needs"):
         sr_native.resize(np.ones((1, 1000), F), size=(1, 2_000_000))

@@ -207,6 +207,12 @@ def test_scale_must_match_the_model(tmp_path, capsys):
     np.testing.assert_array_equal(read(out), sr_native.upscale(img, 3, model=model3))
     code, stdout, _ = run_main(["bench", "--model", path3, "--size", "8x8", "--repeat", "1"], capsys)
     assert code == 0 and "x3 on 8x8" in stdout
+    data = tmp_path / "set"
+    image(data / "a.png", (24, 24, 3))
+    code, _, err = run_main(["eval", "--data", data, "--model", path3, "--scale", "2"], capsys)
+    assert code == 2 and "tiny_x3" in one_error_line(err, "sr-native eval: --scale 2 does not match")
+    code, stdout, _ = run_main(["eval", "--data", data, "--model", path3, "-q"], capsys)
+    assert code == 0 and "x3" in stdout.splitlines()[0]
 
 
 def test_method_conflicts_with_network_options(tmp_path, capsys):
@@ -476,3 +482,52 @@ def test_real_entry_point_matches_main(tmp_path):
         assert r.returncode == code, (args, r.stderr)
         assert "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == (1 if code else 0), r.stderr
+
+
+def test_output_folder_inside_the_input_folder(tmp_path, capsys):
+    img = image(tmp_path / "in" / "a.png")
+    args = ["upscale", tmp_path / "in", "-o", tmp_path / "in" / "out", "--recursive"] + BICUBIC
+    assert run_main(args, capsys)[0] == 0
+    assert run_main(args + ["--overwrite"], capsys)[0] == 0  # the results are not taken as new inputs
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.png")) == ["in/a.png", "in/out/a.png"]
+    np.testing.assert_array_equal(read(tmp_path / "in" / "out" / "a.png"), sr_native.resize(img, 2))
+
+
+def test_exif_pixel_size_tags_follow_the_new_size(tmp_path, capsys):
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif.get_ifd(0x8769)[0xA002] = 16
+    exif.get_ifd(0x8769)[0xA003] = 12
+    image(tmp_path / "p.jpg", (12, 16, 3), exif=exif.tobytes())
+    assert run_main(["upscale", tmp_path / "p.jpg", "-o", tmp_path / "o.jpg"] + BICUBIC, capsys)[0] == 0
+    with Image.open(tmp_path / "o.jpg") as im:
+        sub = im.getexif().get_ifd(0x8769)
+        assert (sub.get(0xA002), sub.get(0xA003)) == (32, 24)
+
+
+def test_write_errors_name_the_output_not_a_temporary_file(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".x.part"))
+
+    image(tmp_path / "in.png")
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    code, _, err = run_main(["upscale", tmp_path / "in.png", "-o", tmp_path / "o.png"] + BICUBIC, capsys)
+    assert code == 1
+    first = err.splitlines()[0]
+    assert f"cannot write {tmp_path / 'o.png'}: Permission denied" in first and ".part" not in first
+
+
+def test_a_result_too_large_to_write_fails_before_the_work(tmp_path, capsys, monkeypatch):
+    # 8x8 at x9999 is a 19 GB result, and Pillow's copy for the encoder
+    # doubles it: the library's own check alone would let that through on a
+    # machine with 20 GB left, and the encoder would get the process killed.
+    src = tmp_path / "in.png"
+    image(src, (8, 8, 3))
+    monkeypatch.setattr(sr_native._core, "available_memory", lambda: 30 << 30)
+    code, _, err = run_main(["upscale", src, "-o", tmp_path / "out.png", "--method", "bicubic",
+                             "--scale", 9999], capsys)
+    assert code == 1
+    assert "79992x79992 result and its copy for the encoder need about" in err
+    assert not (tmp_path / "out.png").exists()

@@ -164,6 +164,15 @@ def test_relu_and_backward_bit_exact(count):
     assert np.array_equal(down(dy_gpu), ref.relu_backward(x, dy))
 
 
+def test_relu_passes_nan_as_on_the_cpu():
+    # relu(NaN) = NaN, and its gradient passes dy there (kernels.h states the rule).
+    x = np.array([np.nan, -1.0, 0.0, -0.0, 2.0, np.inf, -np.inf], np.float32)
+    dy = np.arange(1.0, 8.0, dtype=np.float32)
+    assert np.array_equal(down(ops.relu(up(x))), ref.relu(x), equal_nan=True)
+    assert np.isnan(down(ops.relu(up(x)))[0])
+    assert np.array_equal(down(ops.relu_backward(up(x), up(dy))), ref.relu_backward(x, dy), equal_nan=True)
+
+
 @pytest.mark.parametrize("alpha_len", [1, 5])
 def test_prelu_and_backward(alpha_len):
     x, dy, alpha = rand(2, 5, 3, 7), rand(2, 5, 3, 7), rand(alpha_len, lo=0, hi=0.5)

@@ -84,7 +84,7 @@ def test_relu_raises_memory_error_in_a_small_cgroup(tmp_path, monkeypatch):
 
 
 def test_resize_counts_its_tap_tables(tmp_path, monkeypatch):
-    # A one-row image to two million columns: an 8 MB result, but about 1.3 GB
+    # A one-row image to two million columns: an 8 MB result, but about 0.5 GB
     # of tap tables (index and weight per tap, reference and fast forms).
     # With 256 MiB left they must be refused before they are built.
     fake_machine(tmp_path, monkeypatch, "0::/", {"memory.max": f"{256 * MIB}\n", "memory.current": "0\n"})

@@ -59,10 +59,11 @@ py::array resize_py(const py::handle& image, int64_t out_h, int64_t out_w, doubl
     // tables than for its pixels): per output pixel of an axis, up to
     // P = ceil(width) + 2 taps of index and weight in the reference's and the
     // fast kernel's tables (and the AVX-512 patterns, per channel), plus the
-    // float intermediate image of the first pass.
+    // float intermediate image of the first pass. (Measured: 1000 -> 2,000,000
+    // columns, bicubic, one channel peaks 473 MB above the start; counted 880.)
     auto taps_bytes = [&](int64_t out_len, double sc) {
         const double width = (antialias && sc < 1.0 && method != 0) ? support / sc : support;
-        return static_cast<double>(out_len) * ((std::ceil(width) + 2.0) * (96.0 + 4.0 * c) + 32.0);
+        return static_cast<double>(out_len) * ((std::ceil(width) + 2.0) * (64.0 + 4.0 * c) + 32.0);
     };
     const double mid_px = scale_w < scale_h ? static_cast<double>(h) * out_w : static_cast<double>(out_h) * w;
     const double need = static_cast<double>(out_bytes) + taps_bytes(out_h, scale_h) + taps_bytes(out_w, scale_w) +

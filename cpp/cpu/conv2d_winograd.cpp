@@ -204,13 +204,14 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
         unsigned char* vec_fast = inside + ntp;
         unsigned char* in_fast = vec_fast + ntp;
         int64_t cur_blk = -1;
-        bool blk_finite = true;
+        bool blk_nonfinite = false;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
             const int64_t blk = it / ngroups, g = it % ngroups;
             const int64_t t0 = blk * ntp, nts = std::min(ntp, tiles - t0);
             if (blk != cur_blk) {  // gather and transform this block's input
                 cur_blk = blk;
+                blk_nonfinite = false;
                 for (int64_t t = 0; t < nts; ++t) {
                     const int64_t gt = t0 + t, n = gt / (TH * TW), rem = gt % (TH * TW);
                     const int64_t r0 = rem / TW * kWinoM, c0 = rem % TW * kWinoM;
@@ -270,14 +271,14 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     ia.in_img = in_img;
                     ia.in_row = in_row;
                     ia.in_col = in_col;
+                    ia.nonfinite = &blk_nonfinite;
                     kr.input(ia);
                 }
                 // A NaN or infinity in the input (or an input so large that
-                // the transform overflows) leaves a non-finite value in V: the
-                // cached V is scanned, about 1/O of the GEMM's work.
-                blk_finite = all_finite(v, kWinoPos * C * ntp);
+                // the transform overflows) leaves a non-finite value in V,
+                // which the input transform reports.
             }
-            if (!blk_finite) {
+            if (blk_nonfinite) {
                 direct_tiles(x, w, y, s, e, t0, nts, g * per_group * kr.r_max,
                              std::min(O, std::min(nob, g * per_group + per_group) * kr.r_max));
                 continue;

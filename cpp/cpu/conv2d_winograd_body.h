@@ -128,6 +128,10 @@ inline void load_row_phases(const float*, int64_t, int64_t, Vec* z) {
 #endif
 
 void input_transform(const WinoInputArgs& a) {
+    // chk stays 0 while every transformed value is finite (v * 0 is NaN for a
+    // NaN or infinity): one FMA per stored vector, to tell the driver.
+    Vec chk = simd::vzero();
+    const Vec zero = simd::vzero();
     for (int64_t t = 0; t < a.nt; t += kL) {
         const bool fast = kFastInput && a.in_fast[t / kL];
         Vec e[kWinoA][kWinoA];  // rows of d B
@@ -153,9 +157,16 @@ void input_transform(const WinoInputArgs& a) {
             Vec z[kWinoA], o[kWinoA];
             for (int i = 0; i < kWinoA; ++i) z[i] = e[i][k];
             bt6(z, o);
-            for (int i = 0; i < kWinoA; ++i) simd::vstore(a.v + (i * kWinoA + k) * a.v_pos_stride + t, o[i]);
+            for (int i = 0; i < kWinoA; ++i) {
+                simd::vstore(a.v + (i * kWinoA + k) * a.v_pos_stride + t, o[i]);
+                chk = simd::vfmadd(o[i], zero, chk);
+            }
         }
     }
+    float lanes[kL];
+    simd::vstore(lanes, chk);
+    for (int l = 0; l < kL; ++l)
+        if (lanes[l] != 0.0f) *a.nonfinite = true;
 }
 
 // m[r][.] = sum_c u[c][r] * v[c][.] over V vectors of tiles.

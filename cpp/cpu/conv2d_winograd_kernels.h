@@ -50,6 +50,7 @@ struct WinoInputArgs {
     const int64_t* in_img;
     const int64_t* in_row;
     const int64_t* in_col;
+    bool* nonfinite;  // set when a transformed value is NaN or infinite (else untouched)
 };
 
 // Tiles [nt, ntp) of a block are padding: vectors past the last real tile

@@ -26,12 +26,13 @@ inline bool all_finite(const float* x, int64_t count) {
 
 // all_finite over the kernels' threads, for a whole image outside any
 // parallel region (a scan of memory runs at the speed of the threads' loads).
+// Float lanes (x * 0 is 0, or NaN for NaN and infinity): plain multiply-adds
+// that vectorise on every target, fast enough to run at memory speed.
 inline bool all_finite_threads(const float* x, int64_t count, int threads) {
-    constexpr float kMax = 3.402823466e+38f;
-    int64_t bad = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : bad) num_threads(threads) if (count > 8 * kParallelMinCount)
-    for (int64_t i = 0; i < count; ++i) bad += !(x[i] >= -kMax && x[i] <= kMax);
-    return bad == 0;
+    float acc = 0.0f;
+#pragma omp parallel for simd schedule(static) reduction(+ : acc) num_threads(threads) if (count > 8 * kParallelMinCount)
+    for (int64_t i = 0; i < count; ++i) acc += x[i] * 0.0f;
+    return acc == 0.0f;
 }
 
 }  // namespace sr_native

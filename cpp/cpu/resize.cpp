@@ -453,14 +453,26 @@ void resize(const void* x, void* y, ResizeDtype dtype, const ResizeShape& s, Res
             return resize_typed(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), s,
                                 method, antialias);
         case ResizeDtype::f32:
+        {
             // The windows hold zero-weight taps (padding, kernel zeros), and
             // 0 * NaN = NaN would carry a NaN or infinity to outputs that do
             // not take it (resize.h's rule); such rare images take the
-            // reference kernel, which skips zero weights.
-            if (!all_finite_threads(static_cast<const float*>(x), s.in_h * s.in_w * s.c, get_num_threads()))
-                return ref::resize(x, y, dtype, s, method, antialias);
-            return resize_typed(static_cast<const float*>(x), static_cast<float*>(y), s, method,
-                                antialias);
+            // reference kernel, which skips zero weights. The smaller of
+            // input and output is scanned: the fast kernel reaches a superset
+            // of the outputs the rule reaches (it multiplies every tap the
+            // reference does), so a finite fast result means a finite input
+            // as far as the rule can tell.
+            const auto* xf = static_cast<const float*>(x);
+            auto* yf = static_cast<float*>(y);
+            const int64_t in_n = s.in_h * s.in_w * s.c, out_n = s.out_h * s.out_w * s.c;
+            if (out_n < in_n) {
+                resize_typed(xf, yf, s, method, antialias);
+                if (!all_finite_threads(yf, out_n, get_num_threads())) ref::resize(x, y, dtype, s, method, antialias);
+                return;
+            }
+            if (!all_finite_threads(xf, in_n, get_num_threads())) return ref::resize(x, y, dtype, s, method, antialias);
+            return resize_typed(xf, yf, s, method, antialias);
+        }
     }
 }
 

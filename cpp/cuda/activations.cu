@@ -18,11 +18,13 @@ namespace {
 
 using namespace common;
 
+// NaN passes through relu (x < 0 is false for NaN) and its gradient passes dy
+// there, as on the CPU (cpp/include/sr_native/kernels.h states the rule).
 struct ReluOp {
-    __device__ float operator()(float v) const { return v > 0.0f ? v : 0.0f; }
+    __device__ float operator()(float v) const { return v < 0.0f ? 0.0f : v; }
 };
 struct ReluGradOp {
-    __device__ float operator()(float v, float g) const { return v > 0.0f ? g : 0.0f; }
+    __device__ float operator()(float v, float g) const { return v <= 0.0f ? 0.0f : g; }
 };
 
 // y = op(x); float4 when both pointers are 16-byte aligned (vec), the count%4

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .imagefiles import glob_images, glob_root, images_in, is_regular_file
+from .imagefiles import glob_images, glob_root, images_in, is_image, is_regular_file
 
 # Formats that hold several frames: animated GIF, APNG, animated WebP, multi-page TIFF.
 _MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
@@ -134,6 +134,8 @@ def _inputs(args, not_regular):
     import glob
 
     found, seen, problems = [], set(), []
+    # Earlier results in an output folder inside an input folder are not inputs.
+    out_folder = os.path.realpath(args.output) + os.sep
     for arg in args.inputs:
         p = Path(arg)
         if p.is_dir():
@@ -143,7 +145,8 @@ def _inputs(args, not_regular):
                                                                  " (--recursive to include its subfolders)"))
         elif os.path.lexists(arg):
             if not is_regular_file(p):
-                problems.append(f"{arg}: not a regular file" if p.exists() else f"{arg}: dangling link")
+                problems.append(f"{arg}: not a regular file (a FIFO, socket or device)" if p.exists()
+                                else f"{arg}: dangling link")
                 continue
             files, base = [p], p.parent
         elif glob.has_magic(arg):
@@ -153,8 +156,12 @@ def _inputs(args, not_regular):
         else:
             problems.append(f"no such file or folder: {arg}")
             continue
+        base_real = os.path.realpath(base) + os.sep
+        below = out_folder != base_real and out_folder.startswith(base_real)
         for f in files:
             key = os.path.realpath(f)
+            if below and f != p and key.startswith(out_folder):
+                continue
             if key not in seen:
                 seen.add(key)
                 found.append((f, base))
@@ -195,7 +202,7 @@ def _plan_outputs(args, sources):
     else:
         if out.exists() and not out.is_dir():
             raise UsageError(f"{len(sources)} inputs need an output folder, and {args.output} is not a folder")
-        if not out.exists() and out.suffix and _is_image_name(out):
+        if not out.exists() and out.suffix and is_image(out):
             raise UsageError(f"{len(sources)} inputs need an output folder, got the file name {args.output}")
         root = os.path.commonpath([os.path.abspath(base) for _, base in sources])
         plan = []
@@ -217,12 +224,6 @@ def _plan_outputs(args, sources):
             raise UsageError(f"the output {dst} is the input {src}: choose another output (or --overwrite "
                              "to replace the input)")
     return plan, folder_out
-
-
-def _is_image_name(path):
-    from .imagefiles import is_image
-
-    return is_image(path)
 
 
 # ------------------------------------------------------------- upscale: reading and writing
@@ -257,10 +258,21 @@ def _read_image(path):
         return [pil_to_array(ImageOps.exif_transpose(im))], meta
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _check_result_fits(pixels, scale, n_frames):
+    """MemoryError before the work when the result and Pillow's copy of it for
+    the encoder (4 bytes a pixel for RGB, which Pillow stores padded) would not
+    fit the memory that is left: the library checks its own arrays, but the
+    encoder's copy comes after them and would get the process killed."""
+    import sr_native
+
+    h, w = pixels.shape[:2]
+    out_h, out_w = int(round(h * scale)), int(round(w * scale))
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    need = n_frames * out_h * out_w * (channels * pixels.itemsize + 4)
+    avail = sr_native._core.available_memory()
+    if 0 <= avail < need:
+        raise MemoryError(f"the {out_w}x{out_h} result and its copy for the encoder need about "
+                          f"{need / 2**30:.2f} GiB, but only {avail / 2**30:.2f} GiB are available")
 
 
 def _write_atomically(dst, write):
@@ -270,11 +282,16 @@ def _write_atomically(dst, write):
     mode a new file would (0666 less the umask), not mkstemp's 0600."""
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".sr-native-", suffix=".part")
+    from .weights import new_file_mode
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".sr-native-", suffix=".part")
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise type(exc)(exc.errno, f"cannot write {dst}: {exc.strerror}") from None
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -295,6 +312,10 @@ def _save_options(fmt, arr, meta, args):
     exif = meta.get("exif")
     if exif is not None and len(exif) and fmt in ("JPEG", "WEBP", "PNG"):
         exif[0x0112] = 1
+        sub_ifd = exif.get_ifd(0x8769)  # Exif IFD: the pixel size tags, if any, give the new size
+        for tag, size in ((0xA002, arr.shape[1]), (0xA003, arr.shape[0])):
+            if tag in sub_ifd:
+                sub_ifd[tag] = size
         options["exif"] = exif.tobytes()
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = 95 if args.quality is None else args.quality
@@ -435,7 +456,7 @@ def cmd_upscale(args):
         report(f"sr-native upscale: {path}: not a regular file (a FIFO, socket, device or dangling link): skipped")
     for src, dst in plan:
         try:
-            if (folder_out and not args.overwrite and dst.exists()
+            if (len(plan) > 1 and not args.overwrite and dst.exists()
                     and dst.stat().st_mtime >= src.stat().st_mtime):
                 skipped += 1  # done by an earlier run of the same job
                 if image_bar is not None:
@@ -444,6 +465,7 @@ def cmd_upscale(args):
             frames, meta = _read_image(src)
             results = []
             for pixels, back in frames:
+                _check_result_fits(pixels, net.scale if net is not None else args.scale, len(frames))
                 if net is None:
                     out = sr_native.resize(pixels, args.scale, method=args.method)
                 else:
@@ -814,9 +836,9 @@ def main(argv=None):
         print(f"{prog}: interrupted" + (f"; {args.interrupted}" if args.interrupted else ""), file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of our output went away (| head): nothing more to say
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
+        try:  # and nothing more to flush at exit, which would complain about the pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
             pass
         return 1
     except Exception as exc:

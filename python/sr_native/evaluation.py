@@ -223,9 +223,9 @@ def evaluate(data, scale, *, model=None, baselines=BASELINES, lr_folder=None, ma
         raise ValueError(f"eval: baselines must be among {BASELINES}, got {unknown!r}")
     if model is None and not baselines:
         raise ValueError("eval: nothing to evaluate: no model and no baselines")
-    if not (tile in ("auto", None) or (isinstance(tile, (int, np.integer)) and not isinstance(tile, bool)
-                                       and tile >= 1)):
-        raise ValueError(f"eval: tile must be 'auto', None or a positive int, got {tile!r}")
+    from .upscaling import _check_tile
+
+    tile = _check_tile(tile, "eval")  # upscale's own rule (at least MIN_TILE), before any work
     net = resolve_model(model, scale) if model is not None else None
     if net is not None and net.scale != scale:
         raise ValueError(f"eval: the model {_model_label(net, model)!r} upscales x{net.scale}, but scale is {scale}")
