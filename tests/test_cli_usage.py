@@ -15,18 +15,7 @@ from PIL import Image
 import sr_native
 from conftest import subprocess_env
 from sr_native.cli import main
-
-
-def tiny_model_file(tmp_path, scale):
-    from sr_native.models import EDSR
-
-    model = EDSR(scale, n_feats=4, n_resblocks=1)
-    rng = np.random.default_rng(scale)
-    for _, p in model.named_parameters():
-        p[...] = rng.standard_normal(p.shape) * 0.05
-    path = tmp_path / f"tiny_x{scale}.safetensors"
-    model.save(path)
-    return path, model
+from test_cli import tiny_model_file
 
 
 def image(path, shape=(6, 7, 3), seed=0, **save):
@@ -531,3 +520,17 @@ def test_a_result_too_large_to_write_fails_before_the_work(tmp_path, capsys, mon
     assert code == 1
     assert "79992x79992 result and its copy for the encoder need about" in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_warnings_are_one_line_each(tmp_path, capsys):
+    # A corrupt file in a training folder is skipped with a warning: one line
+    # in the command's voice, not Python's two-line warning with a source line.
+    data = tmp_path / "data"
+    for i in range(2):
+        image(data / f"{i}.png", (20, 20, 3), seed=i)
+    (data / "broken.png").write_bytes(b"\x89PNG not really")
+    code, _, err = run_main(["train", data, "--out", tmp_path / "run", "--iterations", "1", "--batch-size", "1",
+                             "--patch-size", "6", "-q", "--checkpoint-every", "1", "--val-every", "1"], capsys)
+    assert code == 0, err
+    line = one_error_line(err, "sr-native train: warning: ")
+    assert "broken.png" in line

@@ -20,6 +20,7 @@ import argparse
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -822,6 +823,13 @@ def _usage_exceptions():
             IsADirectoryError, CudaUnavailableError, UnidentifiedImageError, Image.DecompressionBombError)
 
 
+def _warning_printer(prog):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    return show
+
+
 def main(argv=None):
     """Run one command; returns the exit status (see the module docstring),
     also for argparse's own exits (bad arguments 2, --help and --version 0)."""
@@ -831,7 +839,12 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     prog = f"sr-native {args.command}"
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # Warnings (files skipped in a training folder, fewer threads than
+            # asked) are one line each, like the errors, whatever the filters.
+            warnings.simplefilter("default")
+            warnings.showwarning = _warning_printer(prog)
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted" + (f"; {args.interrupted}" if args.interrupted else ""), file=sys.stderr)
         return 130

@@ -70,9 +70,15 @@ def images_in(folder, *, recursive=False, not_regular=None):
     (FIFOs, sockets, devices, dangling links) are appended to the list
     `not_regular` when one is given, so a caller can report them.
     """
+    return _sorted_images(_walk(folder, None if recursive else 1), not_regular)
+
+
+def _sorted_images(entries, not_regular, wanted=lambda path: True):
+    """The regular image files of (path, is_regular) entries that are wanted,
+    sorted; the image names that are not regular files go to not_regular."""
     found = []
-    for path, regular in _walk(folder, None if recursive else 1):
-        if is_image(path):
+    for path, regular in entries:
+        if is_image(path) and wanted(path):
             if regular:
                 found.append(path)
             elif not_regular is not None:
@@ -114,15 +120,8 @@ def glob_images(pattern, *, not_regular=None):
     regular files go to `not_regular` as in images_in."""
     root, pattern_parts = glob_root(pattern)
     depth = None if "**" in pattern_parts else len(pattern_parts)
-    found = []
-    for path, regular in _walk(root, depth):
-        rel = path.relative_to(root).parts
-        if is_image(path) and _match_parts(pattern_parts, rel):
-            if regular:
-                found.append(path)
-            elif not_regular is not None:
-                not_regular.append(path)
-    return sorted(found)
+    return _sorted_images(_walk(root, depth), not_regular,
+                          lambda path: _match_parts(pattern_parts, path.relative_to(root).parts))
 
 
 # ------------------------------------------------- Pillow images as arrays

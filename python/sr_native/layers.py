@@ -126,15 +126,9 @@ class Module:
         if not isinstance(state, dict):
             raise TypeError(f"{source}: load_state_dict expects a dict of arrays, got {type(state).__name__}")
         own = self.state_dict()
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        if missing or unexpected:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-            if unexpected:
-                parts.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-            raise ValueError(f"{source} does not fit {type(self).__name__}: " + "; ".join(parts))
+        mismatch = key_mismatch(own, state, "keys")
+        if mismatch:
+            raise ValueError(f"{source} does not fit {type(self).__name__}: {mismatch}")
         values = {}
         for key, param in own.items():
             value = cuda.to_host(state[key])
@@ -166,6 +160,18 @@ class Module:
 
     def num_parameters(self):
         return int(sum(p.size for _, p in self.named_parameters()))
+
+
+def key_mismatch(expected, found, noun):
+    """'missing NOUN [...]; unexpected NOUN [...]' (at most 8 names each) for
+    the keys of expected absent from found and the other way round, or ''."""
+    def listed(keys, what):
+        more = " ..." if len(keys) > 8 else ""
+        return [f"{what} {noun} {keys[:8]}{more}"] if keys else []
+
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    return "; ".join(listed(missing, "missing") + listed(unexpected, "unexpected"))
 
 
 def _to(value, device):

@@ -37,6 +37,7 @@ import numpy as np
 
 from .checkpoints import open_regular_file, read_torch_checkpoint
 from .cuda import to_host
+from .layers import key_mismatch
 from .models import ARCHITECTURES, DIV2K_MEAN, EDSR, WDSR, Normalization
 
 FORMAT = "sr_native/1"
@@ -194,15 +195,9 @@ def _arch_args_ok(cls, scale, args, path):
 
 def _compare_shapes(expected, found, source, what):
     """ValueError naming the keys or the tensor when found (key -> shape) does not match."""
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing tensors {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-        if unexpected:
-            parts.append(f"unexpected tensors {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-        raise ValueError(f"{source}: the tensors do not fit {what}: " + "; ".join(parts))
+    mismatch = key_mismatch(expected, found, "tensors")
+    if mismatch:
+        raise ValueError(f"{source}: the tensors do not fit {what}: {mismatch}")
     for key, shape in expected.items():
         if tuple(found[key]) != tuple(shape):
             raise ValueError(f"{source}: tensor {key!r} has shape {tuple(found[key])}, {what} expects {tuple(shape)}")
