@@ -410,6 +410,17 @@ def test_animations_keep_every_frame(tmp_path, capsys):
     assert code == 1 and "3 frames" in err and not (tmp_path / "a.jpg").exists()
 
 
+
+def test_animation_frames_are_counted_before_decoding(tmp_path, capsys, monkeypatch):
+    # Frames a small GIF declares are decoded only when they fit the memory left.
+    ims = [Image.fromarray(np.full((40, 50, 3), i * 60, np.uint8)) for i in range(3)]
+    ims[0].save(tmp_path / "anim.gif", save_all=True, append_images=ims[1:], duration=40)
+    monkeypatch.setattr(sr_native._core, "available_memory", lambda: 3 * 40 * 50 * 4 - 1)
+    code, _, err = run_main(["upscale", tmp_path / "anim.gif", "-o", tmp_path / "big.gif"] + BICUBIC, capsys)
+    assert code == 1 and "its 3 frames of 50x40 need 23.4 KiB decoded" in err.splitlines()[0]
+    assert not (tmp_path / "big.gif").exists()
+
+
 def test_quality_lossless_and_exif(tmp_path, capsys):
     img = np.random.default_rng(8).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     exif = Image.Exif()

@@ -247,6 +247,15 @@ def _read_image(path):
         if deep:  # Pillow would read 8 bits
             return [network_layout(read_16bit_colour(path, im))], meta
         if getattr(im, "n_frames", 1) > 1 and im.format in _MULTI_FRAME_FORMATS:
+            # A few KB of GIF can declare thousands of large frames: check the
+            # decoded size against the memory left before decoding any.
+            import sr_native
+
+            decoded = im.n_frames * im.width * im.height * 4
+            avail = sr_native._core.available_memory()
+            if 0 <= avail < decoded:
+                raise MemoryError(f"its {im.n_frames} frames of {im.width}x{im.height} need {_bytes_text(decoded)} "
+                                  f"decoded, but only {_bytes_text(avail)} are available")
             frames, durations = [], []
             for frame in ImageSequence.Iterator(im):
                 frame.load()
@@ -257,6 +266,13 @@ def _read_image(path):
             meta["durations"] = durations
             return [(f, lambda out: out) for f in frames], meta
         return [pil_to_array(ImageOps.exif_transpose(im))], meta
+
+
+def _bytes_text(n):
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _check_result_fits(pixels, scale, n_frames):
@@ -273,7 +289,7 @@ def _check_result_fits(pixels, scale, n_frames):
     avail = sr_native._core.available_memory()
     if 0 <= avail < need:
         raise MemoryError(f"the {out_w}x{out_h} result and its copy for the encoder need about "
-                          f"{need / 2**30:.2f} GiB, but only {avail / 2**30:.2f} GiB are available")
+                          f"{_bytes_text(need)}, but only {_bytes_text(avail)} are available")
 
 
 def _write_atomically(dst, write):
@@ -677,6 +693,8 @@ def _add_common(p, *, threads=True):
 
 
 def build_parser():
+    from .training.loop import PRESETS as TRAIN_PRESETS
+
     parser = _Parser(prog="sr-native", description="Single-image super-resolution on the CPU.",
                      epilog="exit status: 0 done, 1 some work failed, 2 bad arguments or inputs (nothing "
                             "done), 130 interrupted")
@@ -737,7 +755,7 @@ def build_parser():
     tr.add_argument("--out", required=True, help="run folder: checkpoint, model, log, curves (a new folder, "
                                                  "or an earlier run's with --resume)")
     tr.add_argument("--scale", type=int, default=2, choices=[2, 3, 4], help="scale factor")
-    tr.add_argument("--model", default="edsr-baseline", choices=["edsr-baseline", "edsr", "wdsr-a", "wdsr-b"],
+    tr.add_argument("--model", default="edsr-baseline", choices=list(TRAIN_PRESETS),
                     help="architecture")
     tr.add_argument("--val", help="folder of HR validation images")
     tr.add_argument("--lr-folder", help="folder of given LR images (DIV2K naming: 0001x2.png)")
