@@ -359,7 +359,7 @@ def test_arch_args_are_checked_against_the_tensors_before_building(tmp_path, arg
     ({"arch_args": "{not json"}, "'arch_args' is not valid JSON"),
     ({"scale": "5"}, r"scale must be one of \(2, 3, 4\)"),
     ({"scale": "two"}, "'scale' must be 2, 3 or 4"),
-    ({"architecture": "srcnn"}, "unknown architecture 'srcnn'"),
+    ({"architecture": "no-such-net"}, "unknown architecture 'no-such-net'"),
     ({"normalization": None}, r"no 'normalization'"),
     ({"normalization": {"pixel_range": 255, "mean": [0.4, 0.4, 0.4], "std": float("nan")}}, "std must be finite"),
     ({"normalization": {"pixel_range": 0, "mean": [0.4, 0.4, 0.4], "std": 1}}, "pixel_range must be > 0"),

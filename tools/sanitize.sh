@@ -28,7 +28,8 @@ libasan="$(${CXX:-g++} -print-file-name=libasan.so)"
 libubsan="$(${CXX:-g++} -print-file-name=libubsan.so)"
 tests=(tests/test_conv2d.py tests/test_conv1x1_pair.py tests/test_pixel_shuffle.py tests/test_resize.py
        tests/test_activations_losses.py tests/test_elementwise.py tests/test_boundaries.py
-       tests/test_properties.py tests/test_fast_vs_reference_models.py tests/test_unaligned.py)
+       tests/test_properties.py tests/test_fast_vs_reference_models.py tests/test_unaligned.py
+       tests/test_conv_transpose2d.py tests/test_batch_norm.py tests/test_attention_ops.py)
 for arg in "$@"; do
   case "$arg" in *.py|*.py::*) tests=(); break ;; esac
 done

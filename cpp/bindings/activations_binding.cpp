@@ -44,6 +44,25 @@ FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
     return dx;
 }
 
+FloatArray tanh_py(const py::object& x_obj, bool reference) {
+    FloatArray x = float32_array(x_obj, "tanh", "x");
+    FloatArray y = like(x, "tanh");
+    py::gil_scoped_release release;
+    (reference ? ref::tanh_forward : tanh_forward)(x.data(), y.mutable_data(), x.size());
+    return y;
+}
+
+FloatArray tanh_backward_py(const py::object& y_obj, const py::object& dy_obj, bool reference) {
+    const char* op = "tanh_backward";
+    FloatArray y = float32_array(y_obj, op, "y");
+    FloatArray dy = float32_array(dy_obj, op, "dy");
+    require_same_shape(y, dy, op, "y", "dy");
+    FloatArray dx = like(y, op);
+    py::gil_scoped_release release;
+    (reference ? ref::tanh_backward : tanh_backward)(y.data(), dy.data(), dx.mutable_data(), y.size());
+    return dx;
+}
+
 // PReLU acts on (N, C, ...): channel axis 1, everything after it flattened.
 struct PreluDims {
     int64_t n, c, hw, num_alpha;
@@ -100,6 +119,9 @@ void register_activations(py::module_& m) {
     m.def("relu", &relu_py, py::arg("x"), py::kw_only(), py::arg("reference") = false);
     m.def("relu_backward", &relu_backward_py, py::arg("x"), py::arg("dy"), py::kw_only(),
           py::arg("out") = py::none(), py::arg("reference") = false);
+    m.def("tanh", &tanh_py, py::arg("x"), py::kw_only(), py::arg("reference") = false);
+    m.def("tanh_backward", &tanh_backward_py, py::arg("y"), py::arg("dy"), py::kw_only(),
+          py::arg("reference") = false);
     m.def("prelu", &prelu_py, py::arg("x"), py::arg("alpha"), py::kw_only(),
           py::arg("reference") = false);
     m.def("prelu_backward", &prelu_backward_py, py::arg("x"), py::arg("alpha"), py::arg("dy"),

@@ -195,8 +195,14 @@ PYBIND11_MODULE(_core, m) {
     m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });
 
     bind::register_conv2d(m);
+    bind::register_conv_transpose2d(m);
     bind::register_pixel_shuffle(m);
     bind::register_activations(m);
+    bind::register_batch_norm(m);
+    bind::register_global_avg_pool(m);
+    bind::register_sigmoid(m);
+    bind::register_channel_gate(m);
+    bind::register_pixel_gate(m);
     bind::register_losses(m);
     bind::register_elementwise(m);
     bind::register_machine(m);

@@ -5,8 +5,14 @@
 
 namespace sr_native::bind {
 void register_conv2d(pybind11::module_& m);
+void register_conv_transpose2d(pybind11::module_& m);
 void register_pixel_shuffle(pybind11::module_& m);
 void register_activations(pybind11::module_& m);
+void register_batch_norm(pybind11::module_& m);
+void register_global_avg_pool(pybind11::module_& m);
+void register_sigmoid(pybind11::module_& m);
+void register_channel_gate(pybind11::module_& m);
+void register_pixel_gate(pybind11::module_& m);
 void register_losses(pybind11::module_& m);
 void register_elementwise(pybind11::module_& m);
 void register_machine(pybind11::module_& m);

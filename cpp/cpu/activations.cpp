@@ -73,4 +73,43 @@ void prelu_backward(const float* x, const float* alpha, const float* dy, float* 
     }
 }
 
+void tanh_forward(const float* x, float* y, int64_t count) {
+    // A rational approximation (Eigen's fast tanh: odd degree-13 numerator,
+    // even degree-6 denominator) that vectorises; std::tanh does not and
+    // took 20 ns a value. Within 4e-7 absolute of tanh (<= 7 ulp, near +-1;
+    // near 0 a1/b0 * x, within 1 ulp of x, -0 kept). Inputs are clamped to
+    // +-kClamp, where the fraction reaches 1. GCC vectorises a loop holding
+    // one select (relu's) or only arithmetic, not both under IEEE trapping
+    // rules, so each cache-sized chunk takes three passes; the selects'
+    // compares are false for NaN, which stays NaN through the arithmetic.
+    constexpr float kClamp = 7.90531110763549805f;
+    constexpr float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f, a5 = 1.48572235717979e-05f,
+                    a7 = 5.12229709037114e-08f, a9 = -8.60467152213735e-11f, a11 = 2.00018790482477e-13f,
+                    a13 = -2.76076847742355e-16f;
+    constexpr float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f, b4 = 1.18534705686654e-04f,
+                    b6 = 1.19825839466702e-06f;
+    constexpr int64_t kChunk = 4096;
+    const int64_t chunks = (count + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) num_threads(get_num_threads()) if (count > kParallelMinCount)
+    for (int64_t k = 0; k < chunks; ++k) {
+        const int64_t begin = k * kChunk, end = begin + kChunk < count ? begin + kChunk : count;
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) y[i] = x[i] < -kClamp ? -kClamp : x[i];
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) y[i] = y[i] > kClamp ? kClamp : y[i];
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) {
+            const float c = y[i], c2 = c * c;
+            const float p = ((((((a13 * c2 + a11) * c2 + a9) * c2 + a7) * c2 + a5) * c2 + a3) * c2 + a1) * c;
+            const float q = ((b6 * c2 + b4) * c2 + b2) * c2 + b0;
+            y[i] = p / q;
+        }
+    }
+}
+
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t count) {
+#pragma omp parallel for simd schedule(static) num_threads(get_num_threads()) if (count > kParallelMinCount)
+    for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
 }  // namespace sr_native

@@ -1,4 +1,6 @@
 // Reference ReLU and PReLU, forward and backward.
+#include <cmath>
+
 #include "sr_native/kernels.h"
 
 namespace sr_native::ref {
@@ -40,6 +42,17 @@ void prelu_backward(const float* x, const float* alpha, const float* dy, float* 
             }
         }
         if (dalpha) dalpha[ai] += static_cast<float>(da);
+    }
+}
+
+void tanh_forward(const float* x, float* y, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) y[i] = static_cast<float>(std::tanh(static_cast<double>(x[i])));
+}
+
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        const double t = y[i];
+        dx[i] = static_cast<float>(static_cast<double>(dy[i]) * (1.0 - t * t));
     }
 }
 

@@ -7,9 +7,11 @@ Module or a list of Modules contributes its own names under `<name>.` /
 `<name>.<index>.`.
 """
 
+import sys
+
 import numpy as np
 
-from . import cuda, ops
+from . import autograd, cuda, ops
 
 
 def _move(array, device):
@@ -39,6 +41,12 @@ class Conv2d:
         return self.weight.shape[2]
 
     def __call__(self, x, *, relu=False, residual=None, res_scale=1.0, out=None):
+        if autograd.current_tape() is not None:  # training through the tape: recorded, never in place
+            if out is not None:
+                raise ValueError("Conv2d: out= (writing in place) is not allowed while a Tape records")
+            return autograd.conv2d(self, x, relu=relu, residual=residual, res_scale=res_scale)
+        if out is None:  # inside a network's __call__: memory recycled from earlier layers
+            out = autograd.recycled(self.output_shape(x))
         return ops.conv2d(x, self.weight, self.bias, relu=relu, residual=residual, res_scale=res_scale,
                           out=out)
 
@@ -66,6 +74,27 @@ class Conv2d:
             yield prefix + "bias", self.bias
 
 
+class PReLU:
+    """Parametric ReLU: weight (num_parameters,) float32, 1 (shared) or one per
+    channel, initialised to `init` (PyTorch's nn.PReLU, key `<name>.weight`)."""
+
+    def __init__(self, num_parameters=1, init=0.25):
+        self.weight = np.full(num_parameters, init, np.float32)
+
+    def __call__(self, x):
+        return autograd.prelu(x, self.weight)
+
+    def to(self, device):
+        self.weight = _move(self.weight, device)
+        return self
+
+    def named_parameters(self, prefix):
+        yield prefix + "weight", self.weight
+
+
+_LONE = [np.empty(0, np.float32)]  # Buffers.recycled's yardstick: an array held only by a list
+
+
 class Buffers:
     """Named float32 scratch arrays, reused from layer to layer and, when kept
     by a network (SRNetwork._buffers), from call to call.
@@ -80,6 +109,7 @@ class Buffers:
 
     def __init__(self, device="cpu"):
         self._arrays = {}
+        self._recycled = []  # flat arrays handed out by recycled()
         self.device = device  # "cpu": numpy arrays; "cuda": DeviceArrays
 
     @classmethod
@@ -96,11 +126,37 @@ class Buffers:
             flat = self._arrays[name] = cuda.empty((size,)) if self.device == "cuda" else np.empty(size, np.float32)
         return flat.prefix(shape) if self.device == "cuda" else flat[:size].reshape(shape)
 
+    def recycled(self, shape):
+        """A float32 numpy array of `shape` that no one else holds: memory of an
+        earlier array whose every view has since been dropped (reference
+        counts tell), or new memory. How networks defined by their forward
+        (autograd.py) reuse activation memory from layer to layer and call to
+        call without naming buffers: only as many arrays as are alive at once
+        are kept. CPU only (None on the GPU: the caller allocates)."""
+        if self.device != "cpu":
+            return None
+        shape = tuple(int(d) for d in shape)
+        size = int(np.prod(shape))
+        # Held by nothing but the list: as many references as an array no one
+        # else knows (measured, since interpreters count call arguments differently).
+        alone = sys.getrefcount(_LONE[0])
+        free = [i for i in range(len(self._recycled)) if sys.getrefcount(self._recycled[i]) == alone]
+        fitting = [i for i in free if self._recycled[i].size >= size]
+        if fitting:
+            flat = self._recycled[min(fitting, key=lambda i: self._recycled[i].size)]
+        else:
+            if free:  # the largest free one is too small: give it back before growing
+                self._recycled.pop(max(free, key=lambda i: self._recycled[i].size))
+            flat = np.empty(size, np.float32)
+            self._recycled.append(flat)
+        return flat[:size].reshape(shape)
+
     def nbytes(self):
-        return sum(a.nbytes for a in self._arrays.values())
+        return sum(a.nbytes for a in self._arrays.values()) + sum(a.nbytes for a in self._recycled)
 
     def clear(self):
         self._arrays.clear()
+        self._recycled.clear()
 
 
 class Module:
@@ -175,7 +231,7 @@ def key_mismatch(expected, found, noun):
 
 
 def _to(value, device):
-    if isinstance(value, (Conv2d, Module)):
+    if isinstance(value, (Conv2d, PReLU, Module)):
         value.to(device)
     elif isinstance(value, (list, tuple)):
         for item in value:
@@ -183,7 +239,7 @@ def _to(value, device):
 
 
 def _walk(value, prefix):
-    if isinstance(value, (Conv2d, Module)):
+    if isinstance(value, (Conv2d, PReLU, Module)):
         yield from value.named_parameters(prefix)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):

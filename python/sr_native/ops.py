@@ -139,6 +139,61 @@ def conv1x1_pair(x, w1, b1, w2, b2, *, residual=None, out=None, reference=None):
     return _core.conv1x1_pair(x, w1, b1, w2, b2, residual=residual, out=out, reference=reference)
 
 
+def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, out=None, reference=None):
+    """Transposed convolution with PyTorch's ConvTranspose2d semantics (groups 1, dilation 1).
+
+    Input pixel (iy, ix) of channel c adds x * w[c, o, ky, kx] to output pixel
+    (iy * stride - padding + ky, ix * stride - padding + kx); taps that land
+    outside the output are dropped. FSRCNN's upsampler is K = 9, stride = scale,
+    padding 4, output_padding scale - 1 (the output is exactly scale times x).
+
+    Args:
+        x: (N, C, H, W) float32.
+        w: (C, O, K, K) float32, PyTorch's ConvTranspose2d layout, K from 1 to 9.
+        b: optional (O,) bias.
+        stride: 1 to 8. padding: >= 0. output_padding: 0 <= output_padding < stride
+            (extra rows and columns at the bottom and right, as in PyTorch).
+        out: optional C-contiguous, writeable float32 array of the output's shape
+            to write into (returned); must not share memory with x, w or b.
+
+    Returns:
+        y (N, O, HO, WO), HO = (H - 1) * stride - 2 * padding + K + output_padding
+        (WO likewise), which must be at least 1. CPU only (no CUDA kernel yet).
+    """
+    op = "conv_transpose2d"
+    reference = _ref(reference, op)
+    if _on_gpu(x, w, b, out):
+        raise TypeError(f"{op}: arrays must be numpy arrays ({op} has no CUDA kernel yet)")
+    return _core.conv_transpose2d(x, w, b, stride=_int(stride, op, "stride"), padding=_int(padding, op, "padding"),
+                                  output_padding=_int(output_padding, op, "output_padding"), out=out,
+                                  reference=reference)
+
+
+def conv_transpose2d_backward(x, w, dy, *, stride=1, padding=0, output_padding=0, dx_out=None, reference=None):
+    """Gradients of y = conv_transpose2d(x, w, b, stride=..., padding=..., output_padding=...)
+    given dy = dL/dy (N, O, HO, WO).
+
+    dx is the ordinary strided correlation of dy with w (conv2d's forward), dw
+    the correlation of x with dy, db the sum of dy over N, HO and WO.
+
+    Args:
+        dx_out: optional C-contiguous, writeable (N, C, H, W) float32 array to
+            write dx into; must not share memory with x, w or dy.
+
+    Returns:
+        (dx, dw, db): new arrays (dx the given dx_out) with the shapes of
+        x (N, C, H, W), w (C, O, K, K) and b (O,).
+    """
+    op = "conv_transpose2d_backward"
+    reference = _ref(reference, op)
+    if _on_gpu(x, w, dy, dx_out):
+        raise TypeError(f"{op}: arrays must be numpy arrays (conv_transpose2d has no CUDA kernel yet)")
+    return _core.conv_transpose2d_backward(x, w, dy, stride=_int(stride, op, "stride"),
+                                           padding=_int(padding, op, "padding"),
+                                           output_padding=_int(output_padding, op, "output_padding"),
+                                           dx_out=dx_out, reference=reference)
+
+
 def pixel_shuffle(x, r, *, out=None, reference=None):
     """(N, C*r*r, H, W) -> (N, C, H*r, W*r) in PyTorch's channel order:
     out[n, c, h*r+i, w*r+j] = x[n, c*r*r + i*r + j, h, w]. Bit-exact.
@@ -178,6 +233,22 @@ def relu_backward(x, dy, *, out=None, reference=None):
     return _core.relu_backward(x, dy, out=out, reference=reference)
 
 
+def tanh(x, *, reference=None):
+    """tanh(x), any shape (NaN propagates). CPU only: there is no CUDA kernel yet."""
+    reference = _ref(reference, "tanh")
+    if _on_gpu(x):
+        raise TypeError("tanh: x must be a numpy array (tanh has no CUDA kernel yet)")
+    return _core.tanh(x, reference=reference)
+
+
+def tanh_backward(y, dy, *, reference=None):
+    """dx = dy * (1 - y*y) given the forward's OUTPUT y = tanh(x) (PyTorch's convention)."""
+    reference = _ref(reference, "tanh_backward")
+    if _on_gpu(y, dy):
+        raise TypeError("tanh_backward: y and dy must be numpy arrays (tanh has no CUDA kernel yet)")
+    return _core.tanh_backward(y, dy, reference=reference)
+
+
 def prelu(x, alpha, *, reference=None):
     """x where x > 0, else alpha[c] * x; x is (N, C, ...), alpha (1,) or (C,)."""
     reference = _ref(reference, "prelu")
@@ -192,6 +263,195 @@ def prelu_backward(x, alpha, dy, *, reference=None):
     if _on_gpu(x, alpha, dy):
         return _gpu("prelu_backward", reference)(x, alpha, dy)
     return _core.prelu_backward(x, alpha, dy, reference=reference)
+
+
+def _numpy_only(op, *arrays):
+    """TypeError for GPU arrays: these ops have CPU kernels only."""
+    if _on_gpu(*arrays):
+        raise TypeError(f"{op}: arrays must be numpy arrays ({op} has no CUDA kernel yet)")
+
+
+def batch_norm_train(x, gamma, beta, *, eps=1e-5, reference=None):
+    """Batch norm with the batch's statistics (PyTorch's training mode).
+
+    Args:
+        x: (N, C, H, W) float32 with N * H * W > 1 (one value per channel has no variance).
+        gamma, beta: (C,) float32, the affine scale and shift.
+        eps: finite, >= 0, added to the variance.
+
+    Returns:
+        (y, mean, invstd): y = (x - mean) * invstd * gamma + beta of x's shape;
+        mean (C,) and invstd = 1 / sqrt(var + eps) (C,) with var the biased
+        variance over N, H and W. Keep mean and invstd for batch_norm_backward
+        (and batch_norm_running_update).
+    """
+    op = "batch_norm_train"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, gamma, beta)
+    return _core.batch_norm_train(x, gamma, beta, eps=_real(eps, op, "eps"), reference=reference)
+
+
+def batch_norm_backward(x, gamma, mean, invstd, dy, *, reference=None):
+    """Gradients of batch_norm_train (the statistics are functions of x, as in training).
+
+    Returns:
+        (dx, dgamma, dbeta), fresh arrays: dbeta = sum(dy), dgamma = sum(dy * xhat)
+        over N, H, W, and dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+        with xhat = (x - mean) * invstd (PyTorch's formula).
+    """
+    op = "batch_norm_backward"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, gamma, mean, invstd, dy)
+    return _core.batch_norm_backward(x, gamma, mean, invstd, dy, reference=reference)
+
+
+def batch_norm_running_update(running_mean, running_var, mean, invstd, *, count, momentum=0.1, eps=1e-5):
+    """PyTorch's running-statistics update after a training step, in place:
+    running = (1 - momentum) * running + momentum * batch, where the batch
+    variance is the unbiased one, var * count / (count - 1), var recovered
+    from invstd as 1 / invstd**2 - eps. count = N * H * W of the batch (> 1);
+    eps must be the one given to batch_norm_train. Computed in float64."""
+    import numpy as np
+
+    op = "batch_norm_running_update"
+    momentum, eps = _real(momentum, op, "momentum"), _real(eps, op, "eps")
+    count = _int(count, op, "count")
+    if count < 2:
+        raise ValueError(f"{op}: count (N * H * W of the batch) must be > 1, got {count}")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum}")
+    arrays = {"running_mean": running_mean, "running_var": running_var, "mean": mean, "invstd": invstd}
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: {name} must be a numpy.ndarray of float32, got {type(a).__name__}")
+        if a.dtype != np.float32:
+            raise TypeError(f"{op}: {name} must be float32, got {a.dtype}")
+        if a.shape != running_mean.shape or a.ndim != 1:
+            raise ValueError(f"{op}: {name} must have shape (C,) like running_mean {running_mean.shape}, "
+                             f"got {a.shape}")
+    var = 1.0 / np.square(invstd.astype(np.float64)) - eps
+    unbiased = var * (count / (count - 1))
+    running_mean[...] = (1.0 - momentum) * running_mean.astype(np.float64) + momentum * mean.astype(np.float64)
+    running_var[...] = (1.0 - momentum) * running_var.astype(np.float64) + momentum * unbiased
+
+
+def fold_batch_norm(w, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    """Inference batch norm folded into the convolution before it, in float64.
+
+    BN(conv(x, w) + b) = conv(x, w') + b' with scale = gamma / sqrt(running_var + eps),
+    w' = w * scale[o] and b' = (b - running_mean) * scale + beta.
+
+    Args:
+        w: (O, C, K, K) weights; b: (O,) bias or None (no bias: zeros).
+        gamma, beta, running_mean, running_var: (O,). Any float dtype.
+        eps: finite, >= 0.
+
+    Returns:
+        (w', b') as float32 arrays (b' always present).
+    """
+    import numpy as np
+
+    op = "fold_batch_norm"
+    eps = _real(eps, op, "eps")
+    if not (np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"{op}: eps must be finite and >= 0, got {eps}")
+
+    def floats(a, name):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+        if a.dtype.kind != "f":
+            raise TypeError(f"{op}: {name} must be a float array, got {a.dtype}")
+        return a.astype(np.float64)
+
+    w64 = floats(w, "w")
+    if w64.ndim != 4:
+        raise ValueError(f"{op}: w must be 4-D (O, C, K, K), got shape {w64.shape}")
+    o = w64.shape[0]
+    per_channel = {"gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
+    if b is not None:
+        per_channel["b"] = b
+    v = {}
+    for name, a in per_channel.items():
+        v[name] = floats(a, name)
+        if v[name].shape != (o,):
+            raise ValueError(f"{op}: {name} must have shape ({o},) (one per output channel of w), "
+                             f"got {v[name].shape}")
+    if np.any(v["running_var"] + eps <= 0):
+        raise ValueError(f"{op}: running_var + eps must be > 0 in every channel")
+    scale = v["gamma"] / np.sqrt(v["running_var"] + eps)
+    bias = v.get("b", np.zeros(o))
+    w_folded = (w64 * scale[:, None, None, None]).astype(np.float32)
+    b_folded = ((bias - v["running_mean"]) * scale + v["beta"]).astype(np.float32)
+    return w_folded, b_folded
+
+
+def global_avg_pool(x, *, reference=None):
+    """Mean over H and W: (N, C, H, W) -> (N, C) (accumulated in double)."""
+    op = "global_avg_pool"
+    reference = _ref(reference, op)
+    _numpy_only(op, x)
+    return _core.global_avg_pool(x, reference=reference)
+
+
+def global_avg_pool_backward(dy, h, w, *, reference=None):
+    """dx (N, C, h, w) = dy[n, c] / (h * w) broadcast over each plane; dy is (N, C)
+    and (h, w) the forward input's height and width."""
+    op = "global_avg_pool_backward"
+    reference = _ref(reference, op)
+    _numpy_only(op, dy)
+    return _core.global_avg_pool_backward(dy, _int(h, op, "h"), _int(w, op, "w"), reference=reference)
+
+
+def sigmoid(x, *, reference=None):
+    """1 / (1 + exp(-x)), any shape, computed from exp(-|x|) so large |x| never
+    overflows (sigmoid(-100) is the float32 subnormal 3.8e-44); NaN propagates."""
+    op = "sigmoid"
+    reference = _ref(reference, op)
+    _numpy_only(op, x)
+    return _core.sigmoid(x, reference=reference)
+
+
+def sigmoid_backward(y, dy, *, reference=None):
+    """dx = dy * y * (1 - y) given the forward's OUTPUT y = sigmoid(x)."""
+    op = "sigmoid_backward"
+    reference = _ref(reference, op)
+    _numpy_only(op, y, dy)
+    return _core.sigmoid_backward(y, dy, reference=reference)
+
+
+def channel_gate(x, s, *, reference=None):
+    """RCAN's channel attention multiply: x (N, C, H, W) * s (N, C)[:, :, None, None]
+    (s already through the sigmoid)."""
+    op = "channel_gate"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, s)
+    return _core.channel_gate(x, s, reference=reference)
+
+
+def channel_gate_backward(x, s, dy, *, reference=None):
+    """(dx, ds) of channel_gate, fresh arrays: dx = dy * s, ds[n, c] = sum over H, W of dy * x."""
+    op = "channel_gate_backward"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, s, dy)
+    return _core.channel_gate_backward(x, s, dy, reference=reference)
+
+
+def pixel_gate(x, g, *, reference=None):
+    """PAN's pixel attention multiply: x (N, C, H, W) * g, g (N, C, H, W) or
+    (N, 1, H, W) broadcast over channels (g already through the sigmoid)."""
+    op = "pixel_gate"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, g)
+    return _core.pixel_gate(x, g, reference=reference)
+
+
+def pixel_gate_backward(x, g, dy, *, reference=None):
+    """(dx, dg) of pixel_gate, fresh arrays: dx = dy * g; dg = dy * x, summed
+    over channels when g has one channel (dg then has g's shape)."""
+    op = "pixel_gate_backward"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, g, dy)
+    return _core.pixel_gate_backward(x, g, dy, reference=reference)
 
 
 def l1_loss(pred, target, *, reference=None):

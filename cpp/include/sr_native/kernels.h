@@ -72,6 +72,34 @@ void conv1x1_pair_forward(const float* x, const float* w1, const float* b1, cons
                           const float* b2, const float* residual, float* y,
                           const Conv1x1PairShape& s);
 
+// ------------------------------------------------------ conv_transpose2d
+// Transposed convolution with PyTorch's ConvTranspose2d semantics (groups 1,
+// dilation 1): x (N, C, H, W), w (C, O, K, K) as PyTorch stores it, bias (O)
+// optional, y (N, O, HO, WO) with HO = (H - 1) * stride - 2 * pad + K + out_pad
+// (WO likewise). Input pixel (iy, ix) scatters x * w[c, o, ky, kx] onto
+// (iy * stride - pad + ky, ix * stride - pad + kx); taps landing outside the
+// output are dropped. Preconditions: K in [1, 9], stride in [1, 8],
+// pad >= 0, 0 <= out_pad < stride, HO >= 1, WO >= 1.
+// NaN and infinity: sums run over existing taps only (no padding values), so
+// a NaN input reaches exactly the outputs it scatters onto, fast and
+// reference alike (and PyTorch). The fast kernels pad rows with zeros
+// internally, so they hand non-finite weights to the reference (and sum dw
+// row by row over existing taps when x or dy is not finite).
+struct ConvTranspose2dShape {
+    int64_t n, c, h, w;  // input
+    int64_t o, k;        // output channels, kernel size
+    int64_t stride, pad, out_pad;
+    int64_t out_h() const { return (h - 1) * stride - 2 * pad + k + out_pad; }
+    int64_t out_w() const { return (w - 1) * stride - 2 * pad + k + out_pad; }
+};
+void conv_transpose2d_forward(const float* x, const float* w, const float* bias, float* y,
+                              const ConvTranspose2dShape& s);
+// Backward given dy (N, O, HO, WO): dx (N, C, H, W) written (an ordinary
+// strided correlation of dy with w), dw (C, O, K, K) accumulated (a
+// correlation of x with dy), db (O) accumulated. Any of the three may be null.
+void conv_transpose2d_backward(const float* x, const float* w, const float* dy, float* dx,
+                               float* dw, float* db, const ConvTranspose2dShape& s);
+
 // ---------------------------------------------------------- pixel shuffle
 // PyTorch's channel order (CRD): out[n, c, h*r+i, w*r+j] = in[n, c*r*r + i*r + j, h, w].
 // pixel_shuffle:   x (N, C, H, W) with C % (r*r) == 0 -> y (N, C/(r*r), H*r, W*r).
@@ -87,6 +115,13 @@ void pixel_unshuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
 // x is NaN (dx = x <= 0 ? 0 : dy, the branch the forward took; PyTorch's too).
 void relu_forward(const float* x, float* y, int64_t count);
 void relu_backward(const float* x, const float* dy, float* dx, int64_t count);
+
+// tanh, elementwise over `count` values. The backward takes the forward's
+// OUTPUT y = tanh(x) (as PyTorch's tanh_backward): dx = dy * (1 - y*y), written.
+// The reference computes tanh in double; the fast one is a vectorised
+// rational approximation within 4e-7 absolute of it. NaN propagates through both.
+void tanh_forward(const float* x, float* y, int64_t count);
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t count);
 
 // PReLU on (N, C, HW): y = x > 0 ? x : alpha[c] * x, with one alpha shared by
 // all channels when num_alpha == 1, else num_alpha == C.
@@ -125,6 +160,53 @@ struct AdamConfig {
 void adam_step(float* param, const float* grad, float* m, float* v, int64_t count,
                const AdamConfig& cfg);
 
+// ------------------------------------------------------------ batch norm
+// Training-mode batch norm on x (N, C, HW), with the batch's statistics
+// (PyTorch's F.batch_norm(training=True)): per channel, mean and the biased
+// variance over N and HW; invstd = 1 / sqrt(var + eps); y = (x - mean) *
+// invstd * gamma[c] + beta[c]. mean (C) and invstd (C) are written for the
+// backward (and the caller's running statistics). Precondition: eps >= 0.
+void batch_norm_train_forward(const float* x, const float* gamma, const float* beta, double eps,
+                              float* y, float* mean, float* invstd, int64_t n, int64_t c, int64_t hw);
+// Backward of batch_norm_train_forward (the batch statistics depend on x),
+// with xhat = (x - mean) * invstd and M = N * HW per channel:
+//   dbeta[c] += sum dy;  dgamma[c] += sum dy * xhat;
+//   dx = gamma[c] * invstd[c] * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M)   (written).
+// The sums in dx are this call's own, not the accumulated buffers. Any of dx,
+// dgamma, dbeta may be null.
+void batch_norm_backward(const float* x, const float* gamma, const float* mean, const float* invstd,
+                         const float* dy, float* dx, float* dgamma, float* dbeta, int64_t n, int64_t c,
+                         int64_t hw);
+
+// --------------------------------------------------- attention blocks
+// Global average pooling: x (N, C, HW) -> y (N, C), the mean of each plane.
+// Backward: dx[n, c, :] = dy[n, c] / HW (written).
+void global_avg_pool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t hw);
+void global_avg_pool_backward(const float* dy, float* dx, int64_t n, int64_t c, int64_t hw);
+
+// Logistic sigmoid over `count` values, from exp(-|x|) so that no large |x|
+// overflows: sigmoid(+100) = 1, sigmoid(-100) = 3.8e-44 (a float32
+// subnormal), NaN -> NaN. Backward from the output: dx = dy * y * (1 - y)
+// (written).
+void sigmoid_forward(const float* x, float* y, int64_t count);
+void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t count);
+
+// RCAN's channel-attention multiply: y[n, c, :] = x[n, c, :] * s[n, c] for
+// x (N, C, HW), s (N, C) (already sigmoided). Backward, both written:
+// dx = dy * s, ds[n, c] = sum over HW of dy * x. dx or ds may be null.
+void channel_gate_forward(const float* x, const float* s, float* y, int64_t n, int64_t c, int64_t hw);
+void channel_gate_backward(const float* x, const float* s, const float* dy, float* dx, float* ds,
+                           int64_t n, int64_t c, int64_t hw);
+
+// PAN's pixel-attention multiply: y = x * g for x (N, C, HW) and g either
+// (N, C, HW) or (N, 1, HW) (one gate per pixel, broadcast over channels;
+// gc = C or 1). Backward, both written: dx = dy * g; dg = dy * x, summed over
+// C when gc == 1. dx or dg may be null.
+void pixel_gate_forward(const float* x, const float* g, float* y, int64_t n, int64_t c, int64_t gc,
+                        int64_t hw);
+void pixel_gate_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
+                         int64_t n, int64_t c, int64_t gc, int64_t hw);
+
 // ----------------------------------------------------------------- resize
 // See resize.h.
 
@@ -136,11 +218,17 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
 void conv1x1_pair_forward(const float* x, const float* w1, const float* b1, const float* w2,
                           const float* b2, const float* residual, float* y,
                           const Conv1x1PairShape& s);
+void conv_transpose2d_forward(const float* x, const float* w, const float* bias, float* y,
+                              const ConvTranspose2dShape& s);
+void conv_transpose2d_backward(const float* x, const float* w, const float* dy, float* dx,
+                               float* dw, float* db, const ConvTranspose2dShape& s);
 void pixel_shuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r);
 void pixel_unshuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w,
                      int r);
 void relu_forward(const float* x, float* y, int64_t count);
 void relu_backward(const float* x, const float* dy, float* dx, int64_t count);
+void tanh_forward(const float* x, float* y, int64_t count);
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t count);
 void prelu_forward(const float* x, const float* alpha, float* y, int64_t n, int64_t c,
                    int64_t hw, int64_t num_alpha);
 void prelu_backward(const float* x, const float* alpha, const float* dy, float* dx,
@@ -157,6 +245,22 @@ void channel_affine(const float* x, const float* scale, const float* shift, floa
 void channel_sum(const float* x, float* out, int64_t n, int64_t c, int64_t hw);
 void adam_step(float* param, const float* grad, float* m, float* v, int64_t count,
                const AdamConfig& cfg);
+void batch_norm_train_forward(const float* x, const float* gamma, const float* beta, double eps,
+                              float* y, float* mean, float* invstd, int64_t n, int64_t c, int64_t hw);
+void batch_norm_backward(const float* x, const float* gamma, const float* mean, const float* invstd,
+                         const float* dy, float* dx, float* dgamma, float* dbeta, int64_t n, int64_t c,
+                         int64_t hw);
+void global_avg_pool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t hw);
+void global_avg_pool_backward(const float* dy, float* dx, int64_t n, int64_t c, int64_t hw);
+void sigmoid_forward(const float* x, float* y, int64_t count);
+void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t count);
+void channel_gate_forward(const float* x, const float* s, float* y, int64_t n, int64_t c, int64_t hw);
+void channel_gate_backward(const float* x, const float* s, const float* dy, float* dx, float* ds,
+                           int64_t n, int64_t c, int64_t hw);
+void pixel_gate_forward(const float* x, const float* g, float* y, int64_t n, int64_t c, int64_t gc,
+                        int64_t hw);
+void pixel_gate_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
+                         int64_t n, int64_t c, int64_t gc, int64_t hw);
 }  // namespace ref
 
 }  // namespace sr_native

@@ -117,8 +117,21 @@ class ModelInfo:
 
 
 class SRNetwork(Module):
-    """Base of EDSR and WDSR. Subclasses define forward_raw, receptive_radius,
-    architecture and arch_args()."""
+    """Base of every network.
+
+    A new architecture (one file in models/, see srcnn.py for a short one)
+    defines: the class attributes `architecture` (the name in weight files and
+    models.ARCHITECTURES) and `scales`; __init__(scale, <its arguments>,
+    n_colors=3, normalization=None) that checks its arguments through
+    parameter_shapes, calls check_parameter_memory and super().__init__, and
+    builds its layers as attributes (state-dict names follow attribute names);
+    the classmethod parameter_shapes(scale, **args) (validates like the
+    constructor, allocates nothing; weights.py checks files with it);
+    forward_raw(x) over layers and sr_native.autograd's ops (training
+    gradients then come from the tape: forward_raw_train/backward_raw below);
+    receptive_radius; activation_floats_per_pixel(); arch_args(). Optional:
+    PRESETS and from_preset, plus a training preset line in training/loop.py.
+    """
 
     architecture = ""
     scales = (2, 3, 4)
@@ -157,7 +170,12 @@ class SRNetwork(Module):
 
         Returns (N, n_colors, H*scale, W*scale), not clamped.
         """
-        return self._from_net(self.forward_raw(self._to_net(x)))
+        if type(self).backward_raw is not SRNetwork.backward_raw:  # EDSR, WDSR: their own named buffers
+            return self._from_net(self.forward_raw(self._to_net(x)))
+        from ..autograd import recycling
+
+        with recycling(self._buffers()):  # a definition's layers reuse memory (autograd.recycled)
+            return self._from_net(self.forward_raw(self._to_net(x)))
 
     def to(self, device):
         """Move the parameters to "cpu" or "cuda", in place (like torch's Module.to); returns self.
@@ -248,10 +266,19 @@ class SRNetwork(Module):
         return grads
 
     def forward_raw_train(self, x):
-        raise NotImplementedError
+        """forward_raw recorded on a Tape (sr_native.autograd): what training
+        uses unless a subclass brings a hand-written backward (EDSR, WDSR)."""
+        from ..autograd import Tape
+
+        with Tape() as tape:
+            y = self.forward_raw(x)
+        return y, (tape, y)
 
     def backward_raw(self, dy, cache, grads):
-        raise NotImplementedError
+        """The tape's backward: parameter gradients by state-dict name into grads."""
+        tape, y = cache
+        tape.backward(y, dy)
+        grads.update(tape.parameter_grads(self))
 
     @property
     def receptive_radius(self):

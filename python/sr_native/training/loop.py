@@ -33,6 +33,11 @@ PRESETS = {
     "edsr": ("edsr", dict(n_feats=256, n_resblocks=32, res_scale=0.1)),
     "wdsr-a": ("wdsr", dict(variant="a", n_feats=32, n_resblocks=16)),
     "wdsr-b": ("wdsr", dict(variant="b", n_feats=32, n_resblocks=16)),
+    # Forward definitions trained through the tape (sr_native.autograd); EDSR
+    # and WDSR above keep their hand-written backward passes.
+    "srcnn": ("srcnn", dict(n1=64, n2=32, k1=9, k2=1, k3=5)),
+    "espcn": ("espcn", dict(n1=64, n2=32, k1=5, k2=3, k3=3)),
+    "vdsr": ("vdsr", dict(n_feats=64, n_layers=20)),
 }
 
 
@@ -156,10 +161,14 @@ def new_model(cfg):
 
 
 def init_like_pytorch(model, rng):
-    """PyTorch's default Conv2d init: weights and biases uniform in +-1/sqrt(fan_in)."""
+    """PyTorch's default Conv2d init: weights and biases uniform in +-1/sqrt(fan_in);
+    a PReLU's 1-D weight starts at 0.25 (nn.PReLU's)."""
     state = model.state_dict()
     for name, p in state.items():
         layer = state[name.rsplit(".", 1)[0] + ".weight"]  # a bias uses its weight's fan-in
+        if layer.ndim != 4:
+            p[...] = 0.25
+            continue
         bound = 1.0 / math.sqrt(layer.shape[1] * layer.shape[2] * layer.shape[3])
         p[...] = rng.uniform(-bound, bound, p.shape)
 

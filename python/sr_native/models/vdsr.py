@@ -1,0 +1,84 @@
+"""VDSR (Kim et al., "Accurate Image Super-Resolution Using Very Deep
+Convolutional Networks", CVPR 2016), defined by its forward alone.
+
+bicubic x scale -> conv 3x3 (n_feats) + ReLU -> (n_layers - 2) x [conv 3x3
+(n_feats) + ReLU] -> conv 3x3 (n_colors), added to the bicubic image (the
+network learns the residual). The paper's 20 layers of 64 maps by default,
+with biases (the paper's Caffe model has them; some PyTorch re-implementations
+drop them). Training gradients come from the tape (sr_native.autograd).
+"""
+
+import math
+
+from .. import autograd
+from ..layers import Conv2d
+from .base import MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, SRNetwork, check_int, check_parameter_memory
+from .srcnn import BICUBIC_REACH, plain_normalization
+
+PRESETS = {"vdsr": dict(n_feats=64, n_layers=20)}
+
+
+class VDSR(SRNetwork):
+    """VDSR(scale, n_feats=64, n_layers=20, n_colors=3).
+
+    Args:
+        scale: 2, 3 or 4 (the bicubic pre-upsampling's factor).
+        n_feats: feature maps of the hidden layers.
+        n_layers: convolutions in all, at least 2.
+        n_colors: image channels.
+        normalization: input normalisation; images in [0, 1] as they are by default.
+    """
+
+    architecture = "vdsr"
+
+    def __init__(self, scale, n_feats=64, n_layers=20, n_colors=3, normalization=None):
+        shapes = self.parameter_shapes(scale, n_feats=n_feats, n_layers=n_layers, n_colors=n_colors)
+        check_parameter_memory("VDSR", shapes)
+        super().__init__(scale, n_colors, normalization or plain_normalization(int(n_colors)))
+        self.n_feats, self.n_layers = int(n_feats), int(n_layers)
+        self.head = Conv2d(self.n_colors, self.n_feats, 3)
+        self.body = [Conv2d(self.n_feats, self.n_feats, 3) for _ in range(self.n_layers - 2)]
+        self.tail = Conv2d(self.n_feats, self.n_colors, 3)
+
+    @classmethod
+    def parameter_shapes(cls, scale, n_feats=64, n_layers=20, n_colors=3):
+        cls.check_scale(scale)
+        f = check_int("VDSR", "n_feats", n_feats, 1, MAX_FEATURES)
+        n = check_int("VDSR", "n_layers", n_layers, 2, MAX_BLOCKS)
+        c = check_int("VDSR", "n_colors", n_colors, 1, MAX_COLORS)
+        shapes = {"head.weight": (f, c, 3, 3), "head.bias": (f,)}
+        for i in range(n - 2):
+            shapes[f"body.{i}.weight"], shapes[f"body.{i}.bias"] = (f, f, 3, 3), (f,)
+        shapes["tail.weight"], shapes["tail.bias"] = (c, f, 3, 3), (c,)
+        return shapes
+
+    @classmethod
+    def from_preset(cls, preset, scale, **overrides):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown VDSR preset {preset!r}; choose from {sorted(PRESETS)}")
+        return cls(scale, **{**PRESETS[preset], **overrides})
+
+    def forward_raw(self, x):
+        up = autograd.upsample_bicubic(x, self.scale)
+        h = self.head(up, relu=True)
+        for conv in self.body:
+            h = conv(h, relu=True)
+        return self.tail(h, residual=up)
+
+    @property
+    def receptive_radius(self):
+        # Bicubic reaches 2 LR pixels; each 3x3 conv one HR pixel, 1/scale of
+        # an LR pixel (tiling_overlap's 4x covers their Winograd rounding).
+        return BICUBIC_REACH + math.ceil(self.n_layers / self.scale)
+
+    def activation_floats_per_pixel(self):
+        c, f = self.n_colors, self.n_feats
+        # LR input copies; on the HR grid: the bicubic image (kept for the
+        # residual), one layer's input and output, the output and its copy.
+        return 2 * c + self.scale ** 2 * (c + max(2 * f, f + 3 * c))
+
+    def arch_args(self):
+        return dict(n_feats=self.n_feats, n_layers=self.n_layers, n_colors=self.n_colors)
+
+
+__all__ = ["PRESETS", "VDSR"]
