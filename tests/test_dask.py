@@ -112,7 +112,7 @@ def test_runs_unchanged_on_a_local_cluster(rng, model_file):
     (dict(tile=1), ValueError, "tile must be at least 16"),
     (dict(tile="big"), ValueError, "tile must be 'auto', None or an int"),
     (dict(tile=2.5), TypeError, "tile must be"),
-    (dict(self_ensemble="False"), TypeError, "self_ensemble must be True or False"),
+    (dict(self_ensemble="False"), TypeError, r"self_ensemble must be a bool \(True or False\)"),
     (dict(value_range=0, dtype=np.float32), ValueError, "value_range must be finite with lo < hi"),
     (dict(value_range=255), ValueError, "value_range= applies to float images"),
     (dict(model=42), TypeError, "model must be a network"),

@@ -8,17 +8,8 @@
 namespace sr_native::bind {
 namespace {
 
-FloatArray like(const FloatArray& a, const char* op) {
-    std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-    return new_float_array(shape, op);  // MemoryError names the op
-}
-
 FloatArray relu_py(const py::object& x_obj, bool reference) {
-    FloatArray x = float32_array(x_obj, "relu", "x");
-    FloatArray y = like(x, "relu");
-    py::gil_scoped_release release;
-    (reference ? ref::relu_forward : relu_forward)(x.data(), y.mutable_data(), x.size());
-    return y;
+    return elementwise_forward(x_obj, "relu", relu_forward, ref::relu_forward, reference);
 }
 
 FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
@@ -29,7 +20,7 @@ FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
     require_same_shape(x, dy, op, "x", "dy");
     FloatArray dx;
     if (out_obj.is_none()) {
-        dx = like(x, op);
+        dx = new_float_array_like(x, op);
     } else {
         // Elementwise, each value read just before its write: out may be x or
         // dy itself, but must not partly overlap either.
@@ -45,22 +36,11 @@ FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
 }
 
 FloatArray tanh_py(const py::object& x_obj, bool reference) {
-    FloatArray x = float32_array(x_obj, "tanh", "x");
-    FloatArray y = like(x, "tanh");
-    py::gil_scoped_release release;
-    (reference ? ref::tanh_forward : tanh_forward)(x.data(), y.mutable_data(), x.size());
-    return y;
+    return elementwise_forward(x_obj, "tanh", tanh_forward, ref::tanh_forward, reference);
 }
 
 FloatArray tanh_backward_py(const py::object& y_obj, const py::object& dy_obj, bool reference) {
-    const char* op = "tanh_backward";
-    FloatArray y = float32_array(y_obj, op, "y");
-    FloatArray dy = float32_array(dy_obj, op, "dy");
-    require_same_shape(y, dy, op, "y", "dy");
-    FloatArray dx = like(y, op);
-    py::gil_scoped_release release;
-    (reference ? ref::tanh_backward : tanh_backward)(y.data(), dy.data(), dx.mutable_data(), y.size());
-    return dx;
+    return backward_from_output(y_obj, dy_obj, "tanh_backward", tanh_backward, ref::tanh_backward, reference);
 }
 
 // PReLU acts on (N, C, ...): channel axis 1, everything after it flattened.
@@ -86,7 +66,7 @@ FloatArray prelu_py(const py::object& x_obj, const py::object& alpha_obj, bool r
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray alpha = float32_array(alpha_obj, op, "alpha");
     const PreluDims d = prelu_dims(x, alpha, op);
-    FloatArray y = like(x, op);
+    FloatArray y = new_float_array_like(x, op);
     py::gil_scoped_release release;
     (reference ? ref::prelu_forward : prelu_forward)(x.data(), alpha.data(), y.mutable_data(), d.n,
                                                      d.c, d.hw, d.num_alpha);
@@ -101,7 +81,7 @@ py::tuple prelu_backward_py(const py::object& x_obj, const py::object& alpha_obj
     FloatArray dy = float32_array(dy_obj, op, "dy");
     const PreluDims d = prelu_dims(x, alpha, op);
     require_same_shape(x, dy, op, "x", "dy");
-    FloatArray dx = like(x, op);
+    FloatArray dx = new_float_array_like(x, op);
     FloatArray dalpha = new_float_array({d.num_alpha}, op);
     {
         py::gil_scoped_release release;

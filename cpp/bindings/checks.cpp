@@ -310,6 +310,30 @@ FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op) {
     return FloatArray(dims);
 }
 
+FloatArray new_float_array_like(const py::array& a, const char* op) {
+    return new_float_array(std::vector<int64_t>(a.shape(), a.shape() + a.ndim()), op);
+}
+
+FloatArray elementwise_forward(const py::object& x_obj, const char* op, ElementwiseKernel fast,
+                               ElementwiseKernel reference, bool use_reference) {
+    FloatArray x = float32_array(x_obj, op, "x");
+    FloatArray y = new_float_array_like(x, op);
+    py::gil_scoped_release release;
+    (use_reference ? reference : fast)(x.data(), y.mutable_data(), x.size());
+    return y;
+}
+
+FloatArray backward_from_output(const py::object& y_obj, const py::object& dy_obj, const char* op,
+                                OutputBackwardKernel fast, OutputBackwardKernel reference, bool use_reference) {
+    FloatArray y = float32_array(y_obj, op, "y");
+    FloatArray dy = float32_array(dy_obj, op, "dy");
+    require_same_shape(y, dy, op, "y", "dy");
+    FloatArray dx = new_float_array_like(y, op);
+    py::gil_scoped_release release;
+    (use_reference ? reference : fast)(y.data(), dy.data(), dx.mutable_data(), y.size());
+    return dx;
+}
+
 bool overlaps(const py::array& a, const py::array& b) {
     const char* a0 = static_cast<const char*>(a.data());
     const char* b0 = static_cast<const char*>(b.data());

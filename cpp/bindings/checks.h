@@ -70,6 +70,17 @@ void check_available(int64_t bytes, const char* op, const char* what = "the resu
 // overflows what the address space can hold or exceeds available memory.
 int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op);
 FloatArray new_float_array(const std::vector<int64_t>& shape, const char* op);
+// A new float32 array of a's shape (the same checks).
+FloatArray new_float_array_like(const py::array& a, const char* op);
+
+// Bindings of elementwise kernels over arrays of any shape, fast or reference:
+// y = f(x), and dx = f'(y) * dy computed from the forward's output y (tanh, sigmoid).
+using ElementwiseKernel = void (*)(const float* x, float* y, int64_t count);
+using OutputBackwardKernel = void (*)(const float* y, const float* dy, float* dx, int64_t count);
+FloatArray elementwise_forward(const py::object& x_obj, const char* op, ElementwiseKernel fast,
+                               ElementwiseKernel reference, bool use_reference);
+FloatArray backward_from_output(const py::object& y_obj, const py::object& dy_obj, const char* op,
+                                OutputBackwardKernel fast, OutputBackwardKernel reference, bool use_reference);
 
 // dt is T's numpy type in native byte order. Compared by type, not by
 // identity: an unpickled array carries its own dtype object.

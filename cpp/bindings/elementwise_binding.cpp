@@ -10,10 +10,6 @@
 namespace sr_native::bind {
 namespace {
 
-std::vector<int64_t> dims_of(const FloatArray& a) {
-    return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
-}
-
 FloatArray add_scaled_py(const py::object& a_obj, const py::object& b_obj, double alpha,
                          bool reference) {
     const char* op = "add_scaled";
@@ -21,7 +17,7 @@ FloatArray add_scaled_py(const py::object& a_obj, const py::object& b_obj, doubl
     FloatArray b = float32_array(b_obj, op, "b");
     require_same_shape(a, b, op, "a", "b");
     const float alpha_f = finite_float32(alpha, op, "alpha");
-    FloatArray y = new_float_array(dims_of(a), op);
+    FloatArray y = new_float_array_like(a, op);
     py::gil_scoped_release release;
     (reference ? ref::add_scaled : add_scaled)(a.data(), b.data(), alpha_f,
                                                y.mutable_data(), a.size());
@@ -38,7 +34,7 @@ FloatArray channel_affine_py(const py::object& x_obj, const py::object& scale_ob
     const int64_t c = x.shape(1);
     require_shape(scale, {c}, op, "scale", "(one per channel of x)");
     require_shape(shift, {c}, op, "shift", "(one per channel of x)");
-    FloatArray y = new_float_array(dims_of(x), op);
+    FloatArray y = new_float_array_like(x, op);
     py::gil_scoped_release release;
     (reference ? ref::channel_affine : channel_affine)(x.data(), scale.data(), shift.data(),
                                                        y.mutable_data(), x.shape(0), c,

@@ -29,7 +29,8 @@ import threading
 
 import numpy as np
 
-from .upscaling import (_check_bool, _check_image, _check_layout, _check_scale, _check_tile, _check_value_range,
+from .argcheck import require_bool
+from .upscaling import (_check_image, _check_layout, _check_scale, _check_tile, _check_value_range,
                         _window, resolve_model, tiling_overlap, upscale as _upscale)
 
 # Models loaded by this process, by name or path: a worker loads each once.
@@ -97,7 +98,7 @@ def upscale(array, scale=2, *, model=None, tile="auto", self_ensemble=False, val
                          f"got chunks {array.chunks[2]}")
     scale = _check_scale(scale, what)
     tile = _check_tile(tile, what)
-    self_ensemble = _check_bool(self_ensemble, "self_ensemble", what)
+    self_ensemble = require_bool(self_ensemble, what, "self_ensemble")
     value_range = _check_value_range(value_range, array.dtype, what)
     if numpy_input:  # its values are at hand: NaN and range now, not on a worker
         _check_image(array_np, value_range, what)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .argcheck import require_bool
 from .imagefiles import IMAGE_SUFFIXES, images_in
 
 BASELINES = ("nearest", "bicubic", "lanczos3")
@@ -74,19 +75,6 @@ def mod_crop(img, scale):
     return img[:h, :w]
 
 
-def _check_scale(scale):
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, np.integer)):
-        raise TypeError(f"eval: scale must be an int (2, 3 or 4), got {type(scale).__name__} {scale!r}")
-    if scale not in (2, 3, 4):
-        raise ValueError(f"eval: scale must be 2, 3 or 4, got {scale!r}")
-    return int(scale)
-
-
-def _check_flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"eval: {name} must be True or False, got {type(value).__name__} {value!r}")
-
-
 def min_hr_side(scale):
     """The smallest HR side the protocol can score: `scale` pixels shaved from
     each border must leave SSIM's 11x11 window."""
@@ -114,8 +102,9 @@ def load_pairs(data, scale, *, lr_folder=None, make_lr=False):
     """
     from .resize import resize
     from .training.data import check_folder, why_unreadable, warn_skipped
+    from .upscaling import _check_scale
 
-    scale = _check_scale(scale)
+    scale = _check_scale(scale, "eval")
     data = check_folder(data, "data folder", "eval")
     if lr_folder is not None:
         lr_folder = check_folder(lr_folder, "lr_folder", "eval")
@@ -211,11 +200,11 @@ def evaluate(data, scale, *, model=None, baselines=BASELINES, lr_folder=None, ma
     says which image files are skipped.
     """
     from .resize import resize
-    from .upscaling import resolve_model, upscale
+    from .upscaling import _check_scale, resolve_model, upscale
 
-    scale = _check_scale(scale)
+    scale = _check_scale(scale, "eval")
     for name, value in (("make_lr", make_lr), ("self_ensemble", self_ensemble), ("progress", progress)):
-        _check_flag(name, value)
+        require_bool(value, "eval", name)
     if isinstance(baselines, (str, bytes)) or not isinstance(baselines, (list, tuple)):
         raise TypeError(f"eval: baselines must be a list of method names from {BASELINES}, got {baselines!r}")
     unknown = [b for b in baselines if not isinstance(b, str) or b not in BASELINES]

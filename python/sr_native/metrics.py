@@ -13,6 +13,8 @@
 
 import numpy as np
 
+from .argcheck import require_bool
+
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 
 
@@ -57,8 +59,7 @@ def _prepare(a, b, crop_border, y_channel, fn):
         raise TypeError(f"{fn}: crop_border must be an int, got {type(crop_border).__name__} {crop_border!r}")
     if crop_border < 0:
         raise ValueError(f"{fn}: crop_border must be a non-negative int, got {crop_border!r}")
-    if not isinstance(y_channel, (bool, np.bool_)):  # y_channel='False' is truthy: it would convert
-        raise TypeError(f"{fn}: y_channel must be True or False, got {type(y_channel).__name__} {y_channel!r}")
+    require_bool(y_channel, fn, "y_channel")  # y_channel='False' is truthy: it would convert
     if a_arr.size == 0:
         raise ValueError(f"{fn}: images are empty (shape {a_arr.shape})")
     _check_values(a_arr, "a", fn)

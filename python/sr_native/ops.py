@@ -26,6 +26,7 @@ import numbers
 import threading
 
 from . import _core
+from .argcheck import require_bool
 from . import cuda as _cuda_path
 
 _state = threading.local()
@@ -52,10 +53,7 @@ def _ref(reference, op):
 
 
 def _flag(value, op, name):
-    """value as a bool; TypeError for anything else (bool('False') is True)."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ too
-        return bool(value)
-    raise TypeError(f"{op}: {name} must be a bool, got {type(value).__name__} {value!r}")
+    return require_bool(value, op, name)
 
 
 def _real(value, op, name):

@@ -9,6 +9,7 @@ import math
 import numbers
 
 from . import _core
+from .argcheck import require_bool
 from . import cuda as _cuda_path
 from .cuda import is_device_array
 
@@ -77,10 +78,8 @@ def resize(image, scale=None, *, size=None, method="bicubic", antialias=True, re
     code = _METHODS.get(method.lower())
     if code is None:
         raise ValueError(f"resize: method must be one of {sorted(_METHODS)}, got {method!r}")
-    for name, flag in (("antialias", antialias), ("reference", reference)):
-        # Only bools: bool("False") is True, and 2 is no answer to yes-or-no.
-        if not (isinstance(flag, bool) or type(flag).__name__ == "bool_"):
-            raise TypeError(f"resize: {name} must be a bool, got {type(flag).__name__} {flag!r}")
+    antialias = require_bool(antialias, "resize", "antialias")
+    reference = require_bool(reference, "resize", "reference")
     shape = getattr(image, "shape", None)
     if shape is None or getattr(image, "ndim", 0) not in (2, 3) or 0 in shape:
         # Let the binding raise its typed error (TypeError / ValueError) with the shape.

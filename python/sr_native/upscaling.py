@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core, cuda
+from .argcheck import require_bool
 from .models import SRNetwork
 
 # tile="auto" keeps one window's activations under a budget: a quarter of the
@@ -159,13 +160,6 @@ def _copy_to(net, device):
     clone.load_state_dict(net.state_dict(), source="the network to copy")
     clone.provenance = dict(net.provenance)
     return clone.to(device)
-
-
-def _check_bool(value, name, what):
-    # Strictly bool: a string such as 'False' would otherwise count as true.
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{what}: {name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def _check_scale(scale, what):
@@ -429,8 +423,8 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
     _check_layout(arr.dtype, arr.shape, "upscale")
     scale = _check_scale(scale, "upscale")
     tile = _check_tile(tile, "upscale")
-    self_ensemble = _check_bool(self_ensemble, "self_ensemble", "upscale")
-    progress = _check_bool(progress, "progress", "upscale")
+    self_ensemble = require_bool(self_ensemble, "upscale", "self_ensemble")
+    progress = require_bool(progress, "upscale", "progress")
     value_range = _check_value_range(value_range, arr.dtype, "upscale")
     _check_image(arr, value_range)
     device = _check_device(device, "upscale")

@@ -51,10 +51,6 @@ _MAX_HEADER_BYTES = 16 << 20
 # params and params_ema) holds under 400 MB; the reader refuses more.
 _MAX_FOREIGN_BYTES = 2 << 30
 
-# A regular file, opened without blocking on a FIFO (see checkpoints.open_regular_file);
-# the CLI checks its input files with the same helper.
-_open_regular = open_regular_file
-
 
 def save_model(model, path, *, provenance=None):
     from safetensors.numpy import save_file
@@ -205,7 +201,7 @@ def _compare_shapes(expected, found, source, what):
 
 def _load_ours(path):
     path = str(path)
-    with _open_regular(path, "model file") as f:
+    with open_regular_file(path, "model file") as f:
         meta, entries = _read_safetensors_header(f, path, os.fstat(f.fileno()).st_size)
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: safetensors file without sr_native metadata (format={meta.get('format')!r})")
@@ -543,7 +539,7 @@ def load_model(name_or_path, *, param_key=None, res_scale=None):
         names = shipped_models()
         raise FileNotFoundError(f"no model file at {path}" + (f"; shipped models: {names}" if names else
                                                               "; no trained weights ship with this version yet"))
-    with _open_regular(path, "model file") as f:
+    with open_regular_file(path, "model file") as f:
         head = f.read(9)
     # safetensors: an 8-byte little-endian header length, then the JSON header.
     if path.suffix == ".safetensors" or head[8:9] == b"{":

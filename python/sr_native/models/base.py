@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .. import cuda, ops
+from ..argcheck import float32_finite
 from ..layers import Buffers, Module
 
 # Mean RGB of DIV2K's training images, the convention of EDSR-PyTorch, BasicSR and WDSR.
@@ -38,15 +39,8 @@ def check_float(owner, name, value, *, positive=False):
     float32, as the kernels use it: 1e39 is refused, not turned into inf."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a float, got {type(value).__name__} {value!r}")
-    try:
-        value = float(value)
-    except OverflowError:  # an int past float64
-        raise ValueError(f"{owner}: {name} must be finite in float32, got {value!r}") from None
-    with np.errstate(over="ignore"):
-        rounded = np.float32(value)
-    if not np.isfinite(rounded):
-        raise ValueError(f"{owner}: {name} must be finite in float32, got {value!r}")
-    if positive and not rounded > 0:
+    value = float32_finite(value, owner, name)
+    if positive and not np.float32(value) > 0:
         raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
     return value
 

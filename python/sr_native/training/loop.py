@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cuda, metrics, ops
+from ..argcheck import float32_finite, require_bool
 from ..models import ModelInfo, Normalization, build
 from ..upscaling import upscale
 from ..weights import new_file_mode
@@ -127,14 +128,7 @@ def _checked_float(name, value, rule, ok):
     1e39 would become inf there) and satisfies ok; TypeError for bool, str, None."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"train: {name} must be a number, got {type(value).__name__} {value!r}")
-    try:
-        as_float = float(value)
-    except OverflowError:  # an int past float64's range
-        as_float = math.inf
-    with np.errstate(over="ignore"):
-        finite = bool(np.isfinite(np.float32(as_float)))
-    if not finite:
-        raise ValueError(f"train: {name} must be finite in float32 (|x| < 3.4e38), got {value!r}")
+    as_float = float32_finite(value, "train", name)
     if not ok(as_float):
         raise ValueError(f"train: {name} must be {rule}, got {value!r}")
     return as_float
@@ -427,9 +421,8 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     training.data.DataWarning naming them. A KeyboardInterrupt propagates as
     it is, leaving the last checkpoint whole (resume=True continues it).
     """
-    for name, value in (("resume", resume), ("progress", progress)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"train: {name} must be True or False, got {type(value).__name__} {value!r}")
+    require_bool(resume, "train", "resume")
+    require_bool(progress, "train", "progress")
     known = {f.name for f in fields(TrainConfig)} - {"train_dir", "scale", "model"}
     unknown = sorted(set(options) - known)
     if unknown:
