@@ -450,9 +450,9 @@ MALFORMED = {
     "wrong shape": (lambda s: s.update({"body.0.body.2.weight": np.ones((4, 4, 5, 5), np.float32)}),
                     r"tensor 'body.0.body.2.weight' has shape \(4, 4, 5, 5\)"),
     "unknown layout": (lambda s: [s.clear(), s.update({"conv.weight": np.ones((1, 1, 1, 1), np.float32)})],
-                       r"unknown checkpoint layout .*known layouts: EDSR-PyTorch .*BasicSR EDSR .*WDSR"),
+                       r"unknown checkpoint layout .*known layouts: edsr-pytorch .*basicsr .*wdsr"),
     "bad upsampler": (lambda s: s.update({"tail.0.0.weight": np.ones((20, 4, 3, 3), np.float32)}),
-                      r"not an EDSR x2, x3 or x4 upsampler"),
+                      r"is not an x2, x3 or x4 pixel-shuffle upsampler"),
 }
 
 

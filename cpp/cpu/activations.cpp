@@ -1,5 +1,6 @@
 // Fast ReLU and PReLU: the same loops as the reference, split over threads
 // and written so the compiler vectorises them.
+#include <algorithm>
 #include <vector>
 
 #include "parallel.h"
@@ -32,8 +33,16 @@ void prelu_forward(const float* x, const float* alpha, float* y, int64_t n, int6
         const float a = alpha[num_alpha == 1 ? 0 : p % c];
         const float* xp = x + p * hw;
         float* yp = y + p * hw;
+        // The positive and negative parts in relu's select form, which GCC
+        // vectorises (v > 0 ? v : a * v stayed a branch per element: 30x
+        // slower than relu on random signs). NaN: both parts NaN, so NaN.
 #pragma omp simd
-        for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] > 0.0f ? xp[i] : a * xp[i];
+        for (int64_t i = 0; i < hw; ++i) {
+            const float v = xp[i];
+            const float pos = v < 0.0f ? 0.0f : v;
+            const float neg = v > 0.0f ? 0.0f : v;
+            yp[i] = pos + a * neg;
+        }
     }
 }
 
@@ -49,15 +58,30 @@ void prelu_backward(const float* x, const float* alpha, const float* dy, float* 
             const int64_t base = (b * c + ch) * hw;
             const float* xp = x + base;
             const float* gp = dy + base;
-            if (dx) {
-                float* dp = dx + base;
-#pragma omp simd
-                for (int64_t i = 0; i < hw; ++i) dp[i] = xp[i] > 0.0f ? gp[i] : a * gp[i];
-            }
-            if (dalpha) {
-                double s = 0.0;
-                for (int64_t i = 0; i < hw; ++i)
-                    if (xp[i] <= 0.0f) s += static_cast<double>(xp[i]) * gp[i];
+            float* dp = dx ? dx + base : nullptr;
+            // Blocks of 256 summed in float (vectorised, fixed order), each
+            // block's sum added in double: accurate and deterministic.
+            for (int64_t i0 = 0; i0 < hw; i0 += 256) {
+                const int64_t i1 = i0 + 256 < hw ? i0 + 256 : hw;
+                float s = 0.0f;
+                // A select of constants, then products: with a product inside
+                // the select GCC kept a branch per element (5x slower on
+                // random signs).
+                if (dp) {
+#pragma omp simd reduction(+ : s)
+                    for (int64_t i = i0; i < i1; ++i) {
+                        const float g = gp[i];
+                        const float v = xp[i];
+                        const float slope = v > 0.0f ? 1.0f : a;
+                        dp[i] = slope * g;
+                        s += std::min(v, 0.0f) * g;  // min(NaN, 0) is NaN, as PyTorch's sum
+                    }
+                } else {
+#pragma omp simd reduction(+ : s)
+                    for (int64_t i = i0; i < i1; ++i) {
+                        s += std::min(xp[i], 0.0f) * gp[i];
+                    }
+                }
                 da += s;
             }
         }

@@ -38,7 +38,8 @@ void prelu_backward(const float* x, const float* alpha, const float* dy, float* 
             for (int64_t i = 0; i < hw; ++i) {
                 const float v = x[base + i];
                 if (dx) dx[base + i] = v > 0.0f ? dy[base + i] : a * dy[base + i];
-                if (v <= 0.0f) da += static_cast<double>(v) * dy[base + i];
+                // Every x that is not > 0 (NaN too, as PyTorch) feeds alpha's gradient.
+                if (!(v > 0.0f)) da += static_cast<double>(v) * dy[base + i];
             }
         }
         if (dalpha) dalpha[ai] += static_cast<float>(da);

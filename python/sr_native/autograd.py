@@ -240,8 +240,213 @@ def prelu(x, alpha):
 
 
 def upsample_bicubic(x, s):
-    """(N, C, H, W) -> (N, C, H*s, W*s) with sr_native.resize's bicubic (MATLAB's
-    imresize, a = -0.5, edge pixels repeated beyond the border), plane by plane.
+    """upsample_input(x, s, "bicubic"): SRCNN's and VDSR's pre-upsampling."""
+    return upsample_input(x, s, "bicubic")
+
+
+def subpixel_layout(kernel, stride, padding):
+    """Where a transposed convolution's taps go in the equivalent stride-1
+    convolution on the input grid followed by a pixel shuffle (the sub-pixel
+    form): (radius, index) with radius the "same" convolution's half width and
+    index, for each tap (ky, kx), its flat position in the (O * stride^2, C,
+    2 * radius + 1, 2 * radius + 1) weight of that convolution, per output
+    channel o. None when the two are not equivalent: that needs the output to
+    be exactly stride times the input, kernel + output_padding - 2 * padding
+    == stride (FSRCNN's 9x9 with padding 4, BTSRN's kernel = stride).
+
+    Output row o = q * stride + r (phase r) takes input row q + d with
+    d = (r + padding - k) / stride for the taps k of its phase."""
+    rows = []  # per tap k: (phase r, offset d)
+    for k in range(kernel):
+        r = (k - padding) % stride
+        rows.append((r, (r + padding - k) // stride))
+    radius = max(abs(d) for _, d in rows)
+    size = 2 * radius + 1
+    index = np.empty((kernel, kernel), np.int64)  # flat index within one output channel's block
+    for ky, (ry, dy) in enumerate(rows):
+        for kx, (rx, dx) in enumerate(rows):
+            index[ky, kx] = ((ry * stride + rx) * size + (dy + radius)) * size + (dx + radius)
+    return radius, index
+
+
+def _subpixel_form(layer):
+    """The layer's weight and bias as the equivalent convolution's (see
+    subpixel_layout), with the layout; None where the forms differ or the
+    convolution would be wider than 9x9 (conv2d's limit)."""
+    c, o, k, _ = layer.weight.shape
+    s = layer.stride
+    if k + layer.output_padding - 2 * layer.padding != s or s == 1:
+        return None
+    radius, index = subpixel_layout(k, s, layer.padding)
+    size = 2 * radius + 1
+    if size > 9:
+        return None
+    w = np.zeros((o, s * s, c, size, size), np.float32)
+    # w[o, r, c, y, x] holds layer.weight[c, o, ky, kx] at index[ky, kx] of the (r, y, x) block
+    blocks = w.transpose(0, 2, 1, 3, 4).reshape(o, c, s * s * size * size)
+    blocks[:, :, index.ravel()] = layer.weight.transpose(1, 0, 2, 3).reshape(o, c, k * k)
+    w = blocks.reshape(o, c, s * s, size, size).transpose(0, 2, 1, 3, 4).reshape(o * s * s, c, size, size)
+    w = np.ascontiguousarray(w)
+    b = None if layer.bias is None else np.repeat(layer.bias, s * s)
+    return w, b, index
+
+
+def conv_transpose2d(layer, x):
+    """layer (a layers.ConvTranspose2d) on x, recorded.
+
+    Where the output is exactly stride times the input (FSRCNN, BTSRN), it
+    runs as a stride-1 convolution on the input grid and a pixel shuffle
+    (the sub-pixel form: the fast conv2d kernel instead of the scatter of
+    ops.conv_transpose2d, same result to float32 rounding); the parameter
+    gradients are gathered back into the transposed layout."""
+    w, b = layer.weight, layer.bias
+    geometry = dict(stride=layer.stride, padding=layer.padding, output_padding=layer.output_padding)
+    tape = current_tape()
+    form = None if cuda.is_device_array(x) else _subpixel_form(layer)
+    if form is not None:
+        w2, b2, index = form
+        s = layer.stride
+        if tape is None:
+            n, _, h, wd = x.shape
+            t = ops.conv2d(x, w2, b2)
+            return ops.pixel_shuffle(t, s, out=recycled((n, w.shape[1], h * s, wd * s)))
+        y = ops.pixel_shuffle(ops.conv2d(x, w2, b2), s)
+
+        def backward(dy):
+            dx, dw2, db2 = ops.conv2d_backward(x, w2, ops.pixel_unshuffle(dy, s))
+            c, o, k, _ = w.shape
+            size = w2.shape[2]
+            blocks = dw2.reshape(o, s * s, c, size, size).transpose(0, 2, 1, 3, 4).reshape(o, c, -1)
+            tape.add_param_grad(w, np.ascontiguousarray(
+                blocks[:, :, index.ravel()].reshape(o, c, k, k).transpose(1, 0, 2, 3)))
+            if b is not None:
+                tape.add_param_grad(b, db2.reshape(o, s * s).sum(axis=1, dtype=np.float32))
+            return (dx,)
+
+        tape.record(backward, (x,), y)
+        return y
+    if tape is None:
+        return ops.conv_transpose2d(x, w, b, out=recycled(layer.output_shape(x)), **geometry)
+    y = ops.conv_transpose2d(x, w, b, **geometry)
+
+    def backward(dy):
+        dx, dw, db = ops.conv_transpose2d_backward(x, w, dy, **geometry)
+        tape.add_param_grad(w, dw)
+        if b is not None:
+            tape.add_param_grad(b, db)
+        return (dx,)
+
+    tape.record(backward, (x,), y)
+    return y
+
+
+def _batch_norm_affine(bn):
+    """Inference batch norm as a per-channel scale and shift (float64, then float32)."""
+    scale = bn.weight.astype(np.float64) / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
+    shift = bn.bias.astype(np.float64) - bn.running_mean.astype(np.float64) * scale
+    return scale.astype(np.float32), shift.astype(np.float32)
+
+
+def batch_norm(bn, x):
+    """bn (a layers.BatchNorm2d) on x. Recorded (training): the batch's
+    statistics, and the running ones updated as PyTorch does; otherwise the
+    running statistics as one per-channel affine."""
+    tape = current_tape()
+    if tape is None:
+        return ops.channel_affine(x, *_batch_norm_affine(bn))
+    y, mean, invstd = ops.batch_norm_train(x, bn.weight, bn.bias, eps=bn.eps)
+    n, _, h, w = x.shape
+    ops.batch_norm_running_update(bn.running_mean, bn.running_var, mean, invstd, count=n * h * w,
+                                  momentum=bn.momentum, eps=bn.eps)
+
+    def backward(dy):
+        dx, dgamma, dbeta = ops.batch_norm_backward(x, bn.weight, mean, invstd, dy)
+        tape.add_param_grad(bn.weight, dgamma)
+        tape.add_param_grad(bn.bias, dbeta)
+        return (dx,)
+
+    tape.record(backward, (x,), y)
+    return y
+
+
+def conv_batch_norm(conv, bn, x, *, residual=None):
+    """bn(conv(x)) (+ residual). In inference the batch norm is folded into the
+    convolution's weights and bias (ops.fold_batch_norm: one convolution, the
+    residual fused into its store); recorded, the two ops as they are."""
+    if current_tape() is None:
+        w, b = ops.fold_batch_norm(conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var,
+                                   eps=bn.eps)
+        return ops.conv2d(x, w, b, residual=residual, out=recycled(conv.output_shape(x)))
+    y = batch_norm(bn, conv(x))
+    return add(residual, y) if residual is not None else y
+
+
+def leaky_relu(x, slope):
+    """x > 0 ? x : slope * x with a fixed slope (not a parameter)."""
+    alpha = np.full(1, slope, np.float32)
+    y = ops.prelu(x, alpha)
+    return _elementwise(y, x, lambda dy: (ops.prelu_backward(x, alpha, dy)[0],))
+
+
+def sigmoid(x):
+    y = ops.sigmoid(x)
+    return _elementwise(y, x, lambda dy: (ops.sigmoid_backward(y, dy),))
+
+
+def global_avg_pool(x):
+    """(N, C, H, W) -> (N, C, 1, 1), the mean of each plane."""
+    n, c, h, w = x.shape
+    y = ops.global_avg_pool(x).reshape(n, c, 1, 1)
+    return _elementwise(y, x, lambda dy: (ops.global_avg_pool_backward(dy.reshape(n, c), h, w),))
+
+
+def channel_gate(x, s):
+    """x * s per channel: s (N, C, 1, 1), already through its sigmoid (RCAN's channel attention)."""
+    n, c = s.shape[:2]
+    s2 = s.reshape(n, c)
+    y = ops.channel_gate(x, s2)
+    tape = current_tape()
+    if tape is not None and (tape.requires_grad(x) or tape.requires_grad(s)):
+        def backward(dy):
+            dx, ds = ops.channel_gate_backward(x, s2, dy)
+            return dx, ds.reshape(n, c, 1, 1)
+
+        tape.record(backward, (x, s), y)
+    return y
+
+
+def pixel_gate(x, g):
+    """x * g per pixel: g (N, C, H, W) or (N, 1, H, W), already through its sigmoid (PAN's pixel attention)."""
+    y = ops.pixel_gate(x, g)
+    tape = current_tape()
+    if tape is not None and (tape.requires_grad(x) or tape.requires_grad(g)):
+        tape.record(lambda dy: ops.pixel_gate_backward(x, g, dy), (x, g), y)
+    return y
+
+
+def concat(a, b):
+    """(N, Ca, H, W), (N, Cb, H, W) -> (N, Ca + Cb, H, W), a's channels first."""
+    y = np.concatenate((a, b), axis=1)
+    tape = current_tape()
+    if tape is not None and (tape.requires_grad(a) or tape.requires_grad(b)):
+        ca = a.shape[1]
+        tape.record(lambda dy: (np.ascontiguousarray(dy[:, :ca]), np.ascontiguousarray(dy[:, ca:])), (a, b), y)
+    return y
+
+
+def upsample_nearest(x, r):
+    """(N, C, H, W) -> (N, C, H*r, W*r), each pixel repeated r x r times
+    (PyTorch's interpolate(mode="nearest") at an integer factor); its
+    backward sums each r x r block."""
+    n, c, h, w = x.shape
+    y = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, r, w, r)).reshape(n, c, h * r, w * r)
+    return _elementwise(y, x, lambda dy: (dy.reshape(n, c, h, r, w, r).sum(axis=(3, 5), dtype=np.float32),))
+
+
+def upsample_input(x, s, method):
+    """The network's input upscaled by s with sr_native.resize (method
+    "bicubic": MATLAB's imresize, a = -0.5; "bilinear": PyTorch's
+    interpolate(align_corners=False)); edge pixels repeat beyond the border.
 
     A constant for the tape: networks apply it to their input, whose gradient
     is not needed (ValueError if asked to differentiate through it)."""
@@ -249,12 +454,12 @@ def upsample_bicubic(x, s):
 
     tape = current_tape()
     if tape is not None and tape.requires_grad(x):
-        raise ValueError("upsample_bicubic: no gradient with respect to its input (it is the network's input)")
+        raise ValueError(f"upsample_input: no gradient with respect to its input (it is the network's input)")
     on_gpu = cuda.is_device_array(x)
     host = cuda.to_host(x) if on_gpu else x
     n, c, h, w = host.shape
     y = np.empty((n, c, h * s, w * s), np.float32)
     for i in range(n):
         for j in range(c):
-            y[i, j] = resize(np.ascontiguousarray(host[i, j]), size=(h * s, w * s), method="bicubic")
+            y[i, j] = resize(np.ascontiguousarray(host[i, j]), size=(h * s, w * s), method=method)
     return cuda.to_device(y) if on_gpu else y

@@ -74,6 +74,76 @@ class Conv2d:
             yield prefix + "bias", self.bias
 
 
+class ConvTranspose2d:
+    """Transposed convolution (PyTorch's ConvTranspose2d, groups 1): weight
+    (C, O, K, K), optional bias (O,); output (H - 1) * stride - 2 * padding +
+    K + output_padding high (and wide)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True):
+        self.weight = np.zeros((in_channels, out_channels, kernel_size, kernel_size), np.float32)
+        self.bias = np.zeros(out_channels, np.float32) if bias else None
+        self.stride, self.padding, self.output_padding = int(stride), int(padding), int(output_padding)
+
+    @property
+    def fan_in(self):
+        # PyTorch's init reads dim 1 of the weight (here the outputs) as the fan-in.
+        return self.weight.shape[1] * self.weight.shape[2] * self.weight.shape[3]
+
+    def output_shape(self, x):
+        k = self.weight.shape[2]
+
+        def size(n):
+            return (n - 1) * self.stride - 2 * self.padding + k + self.output_padding
+
+        return (x.shape[0], self.weight.shape[1], size(x.shape[2]), size(x.shape[3]))
+
+    def __call__(self, x):
+        return autograd.conv_transpose2d(self, x)
+
+    def to(self, device):
+        self.weight, self.bias = _move(self.weight, device), _move(self.bias, device)
+        return self
+
+    def named_parameters(self, prefix):
+        yield prefix + "weight", self.weight
+        if self.bias is not None:
+            yield prefix + "bias", self.bias
+
+
+class BatchNorm2d:
+    """Batch normalisation (PyTorch's BatchNorm2d, affine, tracking running
+    statistics): parameters weight (gamma) and bias (beta), buffers
+    running_mean and running_var (in the state dict, not trained by Adam).
+
+    While a Tape records (training) it normalises with the batch's statistics
+    and updates the running ones; otherwise it uses the running statistics,
+    and a network can fold it into the convolution before it
+    (autograd.conv_batch_norm)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        self.weight = np.ones(num_features, np.float32)
+        self.bias = np.zeros(num_features, np.float32)
+        self.running_mean = np.zeros(num_features, np.float32)
+        self.running_var = np.ones(num_features, np.float32)
+        self.eps, self.momentum = float(eps), float(momentum)
+
+    def __call__(self, x):
+        return autograd.batch_norm(self, x)
+
+    def to(self, device):
+        if device != "cpu":
+            raise TypeError("BatchNorm2d: batch norm has no CUDA kernel yet; the network stays on the CPU")
+        return self
+
+    def named_parameters(self, prefix):
+        yield prefix + "weight", self.weight
+        yield prefix + "bias", self.bias
+
+    def named_buffers(self, prefix):
+        yield prefix + "running_mean", self.running_mean
+        yield prefix + "running_var", self.running_var
+
+
 class PReLU:
     """Parametric ReLU: weight (num_parameters,) float32, 1 (shared) or one per
     channel, initialised to `init` (PyTorch's nn.PReLU, key `<name>.weight`)."""
@@ -160,14 +230,26 @@ class Buffers:
 
 
 class Module:
-    """Base of every network: parameter walk, state dicts, parameter count."""
+    """Base of every network: parameter walk, state dicts, parameter count.
+
+    Parameters are what training updates; buffers (batch norm's running
+    statistics) are saved and loaded with them but not trained."""
 
     def named_parameters(self, prefix=""):
         for name, value in vars(self).items():
-            yield from _walk(value, f"{prefix}{name}.")
+            yield from _walk(value, f"{prefix}{name}.", buffers=False)
+
+    def named_tensors(self, prefix=""):
+        """Parameters and buffers, each layer's together, in definition order."""
+        for name, value in vars(self).items():
+            yield from _walk(value, f"{prefix}{name}.", buffers=True)
 
     def state_dict(self):
-        """Name -> array (the arrays themselves, not copies)."""
+        """Name -> array for every parameter and buffer (the arrays themselves, not copies)."""
+        return dict(self.named_tensors())
+
+    def trainable(self):
+        """Name -> array of the parameters only (what the optimiser updates)."""
         return dict(self.named_parameters())
 
     def load_state_dict(self, state, *, source="state dict"):
@@ -230,17 +312,36 @@ def key_mismatch(expected, found, noun):
     return "; ".join(listed(missing, "missing") + listed(unexpected, "unexpected"))
 
 
+LAYERS = (Conv2d, ConvTranspose2d, BatchNorm2d, PReLU)
+
+
 def _to(value, device):
-    if isinstance(value, (Conv2d, PReLU, Module)):
+    if isinstance(value, LAYERS + (Module,)):
         value.to(device)
     elif isinstance(value, (list, tuple)):
         for item in value:
             _to(item, device)
 
 
-def _walk(value, prefix):
-    if isinstance(value, (Conv2d, PReLU, Module)):
+def _walk(value, prefix, buffers):
+    if isinstance(value, Module):
+        yield from (value.named_tensors if buffers else value.named_parameters)(prefix)
+    elif isinstance(value, LAYERS):
         yield from value.named_parameters(prefix)
+        if buffers and hasattr(value, "named_buffers"):
+            yield from value.named_buffers(prefix)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            yield from _walk(item, f"{prefix}{i}.")
+            yield from _walk(item, f"{prefix}{i}.", buffers)
+
+
+def walk_layers(value, prefix=""):
+    """(state-dict prefix, layer) for every layer under value, in definition order."""
+    if isinstance(value, LAYERS):
+        yield prefix, value
+    elif isinstance(value, Module):
+        for name, item in vars(value).items():
+            yield from walk_layers(item, f"{prefix}{name}.")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from walk_layers(item, f"{prefix}{i}.")

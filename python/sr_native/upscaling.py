@@ -28,6 +28,7 @@ Each tile's output is converted to the output dtype as it is written, so the
 full-resolution image exists only once, in the output dtype.
 """
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -457,6 +458,9 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
     else:
         tile_h = tile_w = tile
     cores = list(_tile_cores(h, w, tile_h, tile_w, overlap))
+    if len(cores) > 1 and getattr(net, "inexact_tiling", ""):
+        warnings.warn(f"upscale: {type(net).__name__}'s {net.inexact_tiling}, so tiled output differs slightly "
+                      "from the whole image's (tile=None runs it whole)", stacklevel=2)
     windows = [_window(h, w, scale, core, overlap) for core in cores]
     _check_memory(net, arr, scale, max(y1 - y0 for y0, y1, _, _ in windows),
                   max(x1 - x0 for _, _, x0, x1 in windows))

@@ -4,17 +4,19 @@ Our format is safetensors (a flat, non-executable tensor container that loads
 with no code run and memory-maps well) with string metadata:
 
   format               "sr_native/1"
-  architecture         "edsr" | "wdsr"
+  architecture         a key of models.ARCHITECTURES ("edsr", "wdsr", "fsrcnn", ...)
   arch_args            JSON: the constructor arguments
   scale                "2" | "3" | "4"
   normalization        JSON: {"pixel_range", "mean", "std"} (see models.Normalization)
   pixel_shuffle_order  "CRD": out[c, h*r+i, w*r+j] = in[c*r*r + i*r + j, h, w] (PyTorch's)
   provenance           JSON: where the weights came from (data, iterations, date, source file)
 
-Foreign checkpoints (read without PyTorch, see checkpoints.py): EDSR-PyTorch
-`.pt` state dicts (EDSR and EDSR-baseline), BasicSR `.pth` EDSR files
-(`params` / `params_ema`), and WDSR files in the layout of the WDSR authors'
-EDSR-PyTorch-based code (weight-normalised `weight_g` / `weight_v`).
+Foreign checkpoints (read without PyTorch, see checkpoints.py) in every
+layout an architecture registers beside its definition (models.foreign;
+known_layouts() lists them): EDSR-PyTorch and BasicSR files (`params` /
+`params_ema`), the WDSR authors' (weight-normalised `weight_g` / `weight_v`),
+and the common PyTorch layouts of the other networks. The layout and its
+hyper-parameters are recognised from the keys and shapes alone.
 
 Loading checks before it builds: only regular files are opened (a FIFO or a
 device is refused, never waited on); the metadata's arguments are checked
@@ -38,7 +40,7 @@ import numpy as np
 from .checkpoints import open_regular_file, read_torch_checkpoint
 from .cuda import to_host
 from .layers import key_mismatch
-from .models import ARCHITECTURES, DIV2K_MEAN, EDSR, WDSR, Normalization
+from .models import ARCHITECTURES, Normalization
 
 FORMAT = "sr_native/1"
 SHUFFLE_ORDER = "CRD"
@@ -241,12 +243,6 @@ def _load_ours(path):
 
 # ------------------------------------------------------------ foreign layouts
 
-KNOWN_LAYOUTS = ("EDSR-PyTorch (head.0, body.N.body.{0,2}, tail.0.*, tail.1)",
-                 "BasicSR EDSR (conv_first, body.N.conv{1,2}, conv_after_body, upsample.*, conv_last; "
-                 "under params/params_ema)",
-                 "WDSR (head.0, body.N.body.*, tail.0, skip.0; weight-normalised)")
-
-
 def _check_state(state, source):
     """state must be a dict of float tensors (arrays, or the reader's placeholders)
     with string keys."""
@@ -317,138 +313,47 @@ def _fold_weight_norm(sd, source="state dict"):
     return out
 
 
-def _count(sd, pattern):
-    i = 0
-    while pattern.format(i) in sd:
-        i += 1
-    return i
+def known_layouts():
+    """'name (keys)' of every foreign layout load_model reads."""
+    from .models import foreign_layouts
+
+    return [f"{layout.name} ({layout.keys})" for _, layout in foreign_layouts()]
 
 
-def _shape(sd, key, ndim, source):
-    """The shape of tensor key, which must exist and have ndim dimensions, none zero."""
-    if key not in sd:
-        raise ValueError(f"{source}: the checkpoint has no {key!r}")
-    shape = tuple(sd[key])
-    if len(shape) != ndim or 0 in shape:
-        raise ValueError(f"{source}: {key!r} has shape {shape}, expected {ndim} non-zero dimensions")
-    return shape
+def _plan_foreign(shapes, source, options):
+    """From a foreign state dict's key -> shape (weight norm folded): the
+    layout, the network class, the Plan (models.foreign) and our key -> their
+    key. The first registered layout whose detect() accepts the keys is used.
+    Every tensor's shape is checked here, before anything is built."""
+    from .models import foreign_layouts
 
-
-def _edsr_scale(sd, upsampler_prefix, n_feats, path):
-    """x2: one conv to 4n channels; x4: two of them; x3: one conv to 9n."""
-    convs = [k for k in sorted(sd) if k.startswith(upsampler_prefix) and k.endswith(".weight")]
-    first = _shape(sd, convs[0], 4, path)[0] // n_feats if convs else 0
-    scale = {4: 2 if len(convs) == 1 else 4, 9: 3}.get(first)
-    if scale is None or len(convs) > 2:
-        raise ValueError(f"{path}: upsampler {upsampler_prefix!r} is not an EDSR x2, x3 or x4 upsampler")
-    return scale
-
-
-def _from_edsr_pytorch(sd, path, res_scale):
-    """EDSR-PyTorch (thstkdgus35): head.0, body.{i}.body.{0,2}, body.{n}, tail.0.{0,2}, tail.1,
-    sub_mean/add_mean 1x1 convs with rgb_range 255. sd maps keys to shapes."""
-    n_blocks = _count(sd, "body.{}.body.0.weight")
-    n_feats, n_colors = _shape(sd, "head.0.weight", 4, path)[:2]
-    scale = _edsr_scale(sd, "tail.0.", n_feats, path)
-    if res_scale is None:
-        res_scale = 0.1 if n_feats == 256 else 1.0  # EDSR's published choice for each size
-    args = dict(n_feats=n_feats, n_resblocks=n_blocks, res_scale=res_scale, n_colors=n_colors)
-    mapping = {"head": "head.0", "body_conv": f"body.{n_blocks}", "tail": "tail.1"}
-    for i in range(n_blocks):
-        mapping[f"body.{i}.conv1"] = f"body.{i}.body.0"
-        mapping[f"body.{i}.conv2"] = f"body.{i}.body.2"
-    for j in range(2 if scale == 4 else 1):
-        mapping[f"upsample.{j}"] = f"tail.0.{2 * j}"
-    for mean_shift in ("sub_mean", "add_mean"):  # 1x1 convs, the mean in the bias
-        for leaf, want in (("weight", (n_colors, n_colors, 1, 1)), ("bias", (n_colors,))):
-            key = f"{mean_shift}.{leaf}"
-            if key in sd and tuple(sd[key]) != want:
-                raise ValueError(f"{path}: {key!r} has shape {tuple(sd[key])}, expected {want}")
-    return EDSR, scale, args, mapping, ("sub_mean.", "add_mean.")
-
-
-def _from_basicsr(sd, path, res_scale):
-    """BasicSR EDSR: conv_first, body.{i}.conv{1,2}, conv_after_body, upsample.{0,2}, conv_last;
-    img_range 255 and DIV2K mean, so the same normalisation as EDSR-PyTorch."""
-    n_blocks = _count(sd, "body.{}.conv1.weight")
-    n_feats, n_colors = _shape(sd, "conv_first.weight", 4, path)[:2]
-    scale = _edsr_scale(sd, "upsample.", n_feats, path)
-    if res_scale is None:
-        res_scale = 0.1 if n_feats == 256 else 1.0
-    args = dict(n_feats=n_feats, n_resblocks=n_blocks, res_scale=res_scale, n_colors=n_colors)
-    mapping = {"head": "conv_first", "body_conv": "conv_after_body", "tail": "conv_last"}
-    for i in range(n_blocks):
-        mapping[f"body.{i}.conv1"] = f"body.{i}.conv1"
-        mapping[f"body.{i}.conv2"] = f"body.{i}.conv2"
-    for j in range(2 if scale == 4 else 1):
-        mapping[f"upsample.{j}"] = f"upsample.{2 * j}"
-    return EDSR, scale, args, mapping, ()
-
-
-def _from_wdsr(sd, path, res_scale):
-    """WDSR authors' code: head.0, body.{i}.body.{0,2} (A) or {0,2,3} (B), tail.0, skip.0,
-    weight-normalised; input (x - 255 * mean) / 127.5."""
-    n_blocks = _count(sd, "body.{}.body.0.weight")
-    variant = "b" if "body.0.body.3.weight" in sd else "a"
-    n_feats, n_colors = _shape(sd, "head.0.weight", 4, path)[:2]
-    expansion = _shape(sd, "body.0.body.0.weight", 4, path)[0] // n_feats if n_blocks else None
-    linear = 0.8
-    if variant == "b":  # the low-rank width is int(n_feats * linear); recover a linear that gives it
-        low = _shape(sd, "body.0.body.2.weight", 4, path)[0]
-        linear = 0.8 if int(n_feats * 0.8) == low else (low + 0.5) / n_feats
-    out = _shape(sd, "skip.0.weight", 4, path)[0]
-    scale = int(round((out / n_colors) ** 0.5))
-    if scale * scale * n_colors != out:
-        raise ValueError(f"{path}: skip.0 has {out} output channels, not scale^2 x {n_colors} colours")
-    args = dict(variant=variant, n_feats=n_feats, n_resblocks=n_blocks, expansion=expansion, linear=linear,
-                res_scale=1.0 if res_scale is None else res_scale, n_colors=n_colors)
-    mapping = {"head": "head.0", "tail": "tail.0", "skip": "skip.0"}
-    convs = ["conv1", "conv2"] if variant == "a" else ["conv1", "conv2", "conv3"]
-    idx = [0, 2] if variant == "a" else [0, 2, 3]
-    for i in range(n_blocks):
-        for ours, theirs in zip(convs, idx):
-            mapping[f"body.{i}.{ours}"] = f"body.{i}.body.{theirs}"
-    return WDSR, scale, args, mapping, ()
-
-
-def _detect_layout(sd):
-    if "conv_first.weight" in sd:
-        return "basicsr", _from_basicsr
-    if "skip.0.weight" in sd:
-        return "wdsr", _from_wdsr
-    if "head.0.weight" in sd and "body.0.body.0.weight" in sd:
-        return "edsr-pytorch", _from_edsr_pytorch
-    return None, None
-
-
-def _plan_foreign(shapes, source, res_scale):
-    """From a foreign state dict's key -> shape (weight norm folded): the layout, the
-    network class, its scale and arguments, the prefix mapping and our key -> their
-    key. Every tensor's shape is checked here, before anything is built."""
-    layout, convert = _detect_layout(shapes)
-    if layout is None:
+    found = [(cls, layout) for cls, layout in foreign_layouts() if layout.detect(shapes)]
+    if not found:
         raise ValueError(f"{source}: unknown checkpoint layout (first keys: {sorted(shapes)[:6]}); "
-                         f"known layouts: {'; '.join(KNOWN_LAYOUTS)}")
-    cls, scale, args, mapping, ignored = convert(shapes, source, res_scale)
+                         f"known layouts: {'; '.join(known_layouts())}")
+    cls, layout = found[0]
+    plan = layout.plan(shapes, source, options)
     try:
-        expected = cls.parameter_shapes(scale, **args)
+        expected = cls.parameter_shapes(plan.scale, **plan.args)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: the {layout} tensors give an unusable network: {exc}") from None
+        raise ValueError(f"{source}: the {layout.name} tensors give an unusable network: {exc}") from None
     keys = {}
     for ours in expected:
         prefix, leaf = ours.rsplit(".", 1)
-        keys[ours] = f"{mapping[prefix]}.{leaf}"
+        keys[ours] = f"{plan.mapping[prefix]}.{leaf}"
     missing = [theirs for theirs in keys.values() if theirs not in shapes]
     if missing:
-        raise ValueError(f"{source}: a {layout} checkpoint without {missing[:8]}")
-    leftover = [k for k in shapes if k not in set(keys.values()) and not k.startswith(ignored)]
+        raise ValueError(f"{source}: a {layout.name} checkpoint without {missing[:8]}")
+    used = set(keys.values())
+    leftover = [k for k in shapes if k not in used and not k.startswith(plan.ignored)
+                and not k.endswith(plan.ignored + (".num_batches_tracked",))]
     if leftover:
-        raise ValueError(f"{source}: unexpected keys for a {layout} checkpoint: {leftover[:8]}")
+        raise ValueError(f"{source}: unexpected keys for a {layout.name} checkpoint: {leftover[:8]}")
     for ours, theirs in keys.items():
         if tuple(shapes[theirs]) != tuple(expected[ours]):
-            raise ValueError(f"{source}: tensor {theirs!r} has shape {tuple(shapes[theirs])}, a {layout} "
-                             f"network with {args} expects {tuple(expected[ours])}")
-    return layout, cls, scale, args, mapping, keys
+            raise ValueError(f"{source}: tensor {theirs!r} has shape {tuple(shapes[theirs])}, a {layout.name} "
+                             f"network with {plan.args} expects {tuple(expected[ours])}")
+    return layout, cls, plan, keys
 
 
 def _select_state_dict(obj, path, param_key):
@@ -461,7 +366,7 @@ def _select_state_dict(obj, path, param_key):
         obj = obj[key]
     elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
-    return _check_state(obj, path)
+    return _check_state(_tensors_only(obj) if isinstance(obj, dict) else obj, path)
 
 
 def _load_foreign(path, *, param_key=None, res_scale=None):
@@ -469,7 +374,7 @@ def _load_foreign(path, *, param_key=None, res_scale=None):
 
     def check(obj):  # on the tensors' shapes, before the reader allocates anything
         sd = _strip_prefixes(_select_state_dict(obj, path, param_key))
-        _plan_foreign(_folded_shapes(sd, path), path, res_scale)
+        _plan_foreign(_folded_shapes(_tensors_only(sd), path), path, {"res_scale": res_scale})
 
     obj = read_torch_checkpoint(path, check=check, max_bytes=_MAX_FOREIGN_BYTES)
     model, _ = from_foreign_state_dict(_select_state_dict(obj, path, param_key), source=path, res_scale=res_scale)
@@ -477,9 +382,16 @@ def _load_foreign(path, *, param_key=None, res_scale=None):
     return model
 
 
+def _tensors_only(sd):
+    """The state dict without batch norm's num_batches_tracked counters (int64
+    scalars in PyTorch files, not weights)."""
+    return {k: v for k, v in sd.items() if not (isinstance(k, str) and k.endswith(".num_batches_tracked"))}
+
+
 def from_foreign_state_dict(state, *, source="state dict", res_scale=None):
-    """A network from a foreign state dict of numpy arrays (EDSR-PyTorch, BasicSR or
-    WDSR layout; weight norm folded).
+    """A network from a foreign state dict of numpy arrays, in any layout an
+    architecture registers (models.foreign; weights.known_layouts() lists
+    them; weight norm folded).
 
     Returns (model, mapping) where mapping takes each of our layer prefixes to the
     foreign one (e.g. 'body.0.conv1' -> 'body.0.body.0'), for comparing per-layer
@@ -489,19 +401,17 @@ def from_foreign_state_dict(state, *, source="state dict", res_scale=None):
     an unknown layout (the message lists the known ones), a missing or unexpected
     key, a wrong shape or dtype, NaN or infinity.
     """
+    if isinstance(state, dict):
+        state = _tensors_only(state)
     sd = _strip_prefixes(_check_state(dict(state) if isinstance(state, dict) else state, source))
-    layout, cls, scale, args, mapping, keys = _plan_foreign(_folded_shapes(sd, source), source, res_scale)
+    layout, cls, plan, keys = _plan_foreign(_folded_shapes(sd, source), source, {"res_scale": res_scale})
     sd = _fold_weight_norm(sd, source)
-    normalization = Normalization(255.0, DIV2K_MEAN, 127.5 if cls is WDSR else 1.0)
-    if "add_mean.bias" in sd:  # EDSR-PyTorch's add_mean: bias = rgb_range * mean / std, with std 1
-        try:
-            normalization = Normalization(255.0, [float(b) / 255.0 for b in np.asarray(sd["add_mean.bias"])], 1.0)
-        except ValueError as exc:
-            raise ValueError(f"{source}: tensor 'add_mean.bias' gives no usable mean ({exc})") from None
-    model = cls(scale, normalization=normalization, **args)
-    model.load_state_dict({ours: sd[theirs] for ours, theirs in keys.items()}, source=f"{source} ({layout} layout)")
-    model.provenance = {"source_layout": layout}
-    return model, mapping
+    normalization = plan.normalization(sd) if plan.normalization is not None else None
+    model = cls(plan.scale, normalization=normalization, **plan.args)
+    model.load_state_dict({ours: sd[theirs] for ours, theirs in keys.items()},
+                          source=f"{source} ({layout.name} layout)")
+    model.provenance = {"source_layout": layout.name}
+    return model, plan.mapping
 
 
 def shipped_models():

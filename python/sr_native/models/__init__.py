@@ -1,17 +1,30 @@
 """The networks, composed in Python from the C++ kernels: EDSR and WDSR (with
-hand-written backward passes), SRCNN, ESPCN and VDSR (forward definitions
-whose training gradients come from the tape, sr_native.autograd). Adding one:
+hand-written backward passes), SRCNN, FSRCNN, ESPCN, VDSR, SRResNet, BTSRN,
+RCAN and PAN (forward definitions whose training gradients come from the
+tape, sr_native.autograd). Adding one:
 a file here (see SRNetwork's docstring for what it provides) and a line in
 ARCHITECTURES."""
 
 from .base import DIV2K_MEAN, ModelInfo, Normalization, SRNetwork
+from .btsrn import BTSRN
 from .edsr import EDSR, PRESETS as EDSR_PRESETS
 from .espcn import ESPCN
+from .fsrcnn import FSRCNN
+from .pan import PAN
+from .rcan import RCAN
 from .srcnn import SRCNN
+from .srresnet import SRResNet
 from .vdsr import VDSR
 from .wdsr import WDSR
 
-ARCHITECTURES = {"edsr": EDSR, "wdsr": WDSR, "srcnn": SRCNN, "espcn": ESPCN, "vdsr": VDSR}
+ARCHITECTURES = {"edsr": EDSR, "wdsr": WDSR, "srcnn": SRCNN, "fsrcnn": FSRCNN, "espcn": ESPCN, "vdsr": VDSR,
+                 "srresnet": SRResNet, "btsrn": BTSRN, "rcan": RCAN, "pan": PAN}
+
+
+def foreign_layouts():
+    """(architecture class, layout) for every foreign checkpoint layout an
+    architecture accepts (models.foreign), in the order load_model tries them."""
+    return [(cls, layout) for cls in ARCHITECTURES.values() for layout in cls.foreign_layouts]
 
 
 def build(architecture, scale, **arch_args):
@@ -21,5 +34,5 @@ def build(architecture, scale, **arch_args):
     return ARCHITECTURES[architecture](scale, **arch_args)
 
 
-__all__ = ["ARCHITECTURES", "DIV2K_MEAN", "EDSR", "EDSR_PRESETS", "ESPCN", "ModelInfo", "Normalization",
-           "SRCNN", "SRNetwork", "VDSR", "WDSR", "build"]
+__all__ = ["ARCHITECTURES", "BTSRN", "DIV2K_MEAN", "EDSR", "EDSR_PRESETS", "ESPCN", "FSRCNN", "ModelInfo",
+           "Normalization", "PAN", "RCAN", "SRCNN", "SRNetwork", "SRResNet", "VDSR", "WDSR", "build", "foreign_layouts"]

@@ -56,6 +56,33 @@ def check_parameter_memory(owner, shapes):
                           f"{available / 2**30:.1f} GiB of memory is available")
 
 
+def conv_shapes(shapes, name, out, inp, k, bias=True):
+    """Add a convolution's weight (and bias) shapes to a parameter_shapes dict."""
+    shapes[name + ".weight"] = (out, inp, k, k)
+    if bias:
+        shapes[name + ".bias"] = (out,)
+
+
+def batch_norm_shapes(shapes, name, n):
+    """Add a BatchNorm2d's parameters and running statistics to a parameter_shapes dict."""
+    for part in ("weight", "bias", "running_mean", "running_var"):
+        shapes[f"{name}.{part}"] = (n,)
+
+
+def reach(kernel_size):
+    """Pixels a square kernel reaches beyond its centre, for receptive_radius:
+    a 3x3 counts 1 (tiling_overlap's 4x covers its Winograd rounding), a
+    larger one its half width, a 1x1 nothing."""
+    return max(kernel_size // 2, 1 if kernel_size == 3 else 0)
+
+
+def check_preset(cls, presets, preset):
+    """presets[preset], or ValueError listing the known presets."""
+    if preset not in presets:
+        raise ValueError(f"unknown {cls.__name__} preset {preset!r}; choose from {sorted(presets)}")
+    return presets[preset]
+
+
 @dataclass
 class Normalization:
     """How images in [0, 1] become the network's input and back.
@@ -129,6 +156,12 @@ class SRNetwork(Module):
 
     architecture = ""
     scales = (2, 3, 4)
+    # Why tiled output differs from the whole image's, for networks whose
+    # output depends on more than receptive_radius (RCAN's channel
+    # attention averages whole feature maps); "" where tiles are exact.
+    inexact_tiling = ""
+    # Other projects' checkpoint layouts this architecture loads (models.foreign).
+    foreign_layouts = ()
 
     def __init__(self, scale, n_colors, normalization):
         owner = type(self).__name__

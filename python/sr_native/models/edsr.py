@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..layers import Buffers, Conv2d, Module
+from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_float, check_int,
                    check_parameter_memory)
 
@@ -181,3 +182,58 @@ class EDSR(SRNetwork):
     def arch_args(self):
         return dict(n_feats=self.n_feats, n_resblocks=self.n_resblocks, res_scale=self.res_scale,
                     n_colors=self.n_colors)
+
+
+# ------------------------------------------------------------ foreign layouts
+
+def _edsr_res_scale(options, n_feats):
+    res_scale = options.get("res_scale")
+    return (0.1 if n_feats == 256 else 1.0) if res_scale is None else res_scale  # EDSR's published choice
+
+
+def _plan_edsr_pytorch(shapes, source, options):
+    """EDSR-PyTorch (thstkdgus35): head.0, body.{i}.body.{0,2}, body.{n}, tail.0.{0,2}, tail.1,
+    sub_mean/add_mean 1x1 convs with rgb_range 255."""
+    n_blocks = foreign.count(shapes, "body.{}.body.0.weight")
+    n_feats, n_colors = foreign.shape(shapes, "head.0.weight", 4, source)[:2]
+    ups = [k for k in sorted(shapes) if k.startswith("tail.0.") and k.endswith(".weight")]
+    scale = foreign.shuffle_scale(shapes, ups, n_feats, source, "upsampler 'tail.0.'")
+    foreign.check_mean_shift_shapes(shapes, n_colors, source)
+    mapping = {"head": "head.0", "body_conv": f"body.{n_blocks}", "tail": "tail.1"}
+    for i in range(n_blocks):
+        mapping[f"body.{i}.conv1"], mapping[f"body.{i}.conv2"] = f"body.{i}.body.0", f"body.{i}.body.2"
+    for j in range(len(ups)):
+        mapping[f"upsample.{j}"] = f"tail.0.{2 * j}"
+    args = dict(n_feats=n_feats, n_resblocks=n_blocks, res_scale=_edsr_res_scale(options, n_feats), n_colors=n_colors)
+    return foreign.Plan(scale, args, mapping, foreign.MEAN_SHIFT_KEYS,
+                        lambda sd: foreign.mean_from_add_mean(sd, source))
+
+
+def _plan_basicsr_edsr(shapes, source, options):
+    """BasicSR EDSR: conv_first, body.{i}.conv{1,2}, conv_after_body, upsample.{0,2}, conv_last;
+    img_range 255 and DIV2K mean, EDSR-PyTorch's normalisation."""
+    n_blocks = foreign.count(shapes, "body.{}.conv1.weight")
+    n_feats, n_colors = foreign.shape(shapes, "conv_first.weight", 4, source)[:2]
+    ups = [k for k in sorted(shapes) if k.startswith("upsample.") and k.endswith(".weight")]
+    scale = foreign.shuffle_scale(shapes, ups, n_feats, source, "upsampler 'upsample.'")
+    mapping = {"head": "conv_first", "body_conv": "conv_after_body", "tail": "conv_last"}
+    for i in range(n_blocks):
+        mapping[f"body.{i}.conv1"], mapping[f"body.{i}.conv2"] = f"body.{i}.conv1", f"body.{i}.conv2"
+    for j in range(len(ups)):
+        mapping[f"upsample.{j}"] = f"upsample.{2 * j}"
+    args = dict(n_feats=n_feats, n_resblocks=n_blocks, res_scale=_edsr_res_scale(options, n_feats), n_colors=n_colors)
+    return foreign.Plan(scale, args, mapping)
+
+
+EDSR.foreign_layouts = (
+    foreign.ForeignLayout(
+        "edsr-pytorch", "EDSR-PyTorch EDSR: head.0, body.N.body.{0,2}, tail.0.*, tail.1",
+        lambda s: "head.0.weight" in s and "body.0.body.0.weight" in s and "body.0.body.0.body.0.weight" not in s
+        and "skip.0.weight" not in s and "body.0.body.3.weight" not in s,
+        _plan_edsr_pytorch),
+    foreign.ForeignLayout(
+        "basicsr", "BasicSR EDSR: conv_first, body.N.conv{1,2}, conv_after_body, upsample.*, conv_last; under params(_ema)",
+        lambda s: "conv_first.weight" in s and "conv_after_body.weight" in s and "body.0.conv1.weight" in s
+        and "upsample.0.weight" in s,
+        _plan_basicsr_edsr),
+)

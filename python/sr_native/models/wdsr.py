@@ -15,8 +15,9 @@ import numpy as np
 
 from .. import ops
 from ..layers import Buffers, Conv2d, Module
-from .base import (MAX_BLOCKS, MAX_COLORS, MAX_EXPANSION, MAX_FEATURES, Normalization, SRNetwork, check_float,
-                   check_int, check_parameter_memory)
+from . import foreign
+from .base import (DIV2K_MEAN, MAX_BLOCKS, MAX_COLORS, MAX_EXPANSION, MAX_FEATURES, Normalization, SRNetwork,
+                   check_float, check_int, check_parameter_memory)
 
 
 class BlockA(Module):
@@ -239,3 +240,45 @@ def _keys_cubic(t):
     near = 1.5 * t**3 - 2.5 * t**2 + 1.0
     far = -0.5 * t**3 + 2.5 * t**2 - 4.0 * t + 2.0
     return np.where(t <= 1.0, near, np.where(t < 2.0, far, 0.0))
+
+
+# ------------------------------------------------------------ foreign layouts
+
+def _wdsr_block_key(shapes):
+    """'body' in the authors' layout (body.N.body.M); 'module' in a renamed copy
+    of it that some WDSR-B files use (body.N.module.M)."""
+    return "module" if "body.0.module.0.weight" in shapes else "body"
+
+
+def _plan_wdsr(shapes, source, options):
+    """WDSR authors' code: head.0, body.{i}.body.{0,2} (A) or {0,2,3} (B), tail.0, skip.0,
+    weight-normalised (folded before this sees the shapes); input (x - 255 * mean) / 127.5."""
+    inner = _wdsr_block_key(shapes)
+    n_blocks = foreign.count(shapes, "body.{}." + inner + ".0.weight")
+    variant = "b" if f"body.0.{inner}.3.weight" in shapes else "a"
+    n_feats, n_colors = foreign.shape(shapes, "head.0.weight", 4, source)[:2]
+    expansion = foreign.shape(shapes, f"body.0.{inner}.0.weight", 4, source)[0] // n_feats if n_blocks else None
+    linear = 0.8
+    if variant == "b":  # the low-rank width is int(n_feats * linear); recover a linear that gives it
+        low = foreign.shape(shapes, f"body.0.{inner}.2.weight", 4, source)[0]
+        linear = 0.8 if int(n_feats * 0.8) == low else (low + 0.5) / n_feats
+    out = foreign.shape(shapes, "skip.0.weight", 4, source)[0]
+    scale = foreign.scale_from_channels(out, n_colors, source, "skip.0")
+    res_scale = options.get("res_scale")
+    args = dict(variant=variant, n_feats=n_feats, n_resblocks=n_blocks, expansion=expansion, linear=linear,
+                res_scale=1.0 if res_scale is None else res_scale, n_colors=n_colors)
+    mapping = {"head": "head.0", "tail": "tail.0", "skip": "skip.0"}
+    convs = ["conv1", "conv2"] if variant == "a" else ["conv1", "conv2", "conv3"]
+    for i in range(n_blocks):
+        for ours, theirs in zip(convs, [0, 2] if variant == "a" else [0, 2, 3]):
+            mapping[f"body.{i}.{ours}"] = f"body.{i}.{inner}.{theirs}"
+    return foreign.Plan(scale, args, mapping,
+                        normalization=lambda sd: Normalization(255.0, DIV2K_MEAN, 127.5))
+
+
+WDSR.foreign_layouts = (
+    foreign.ForeignLayout(
+        "wdsr", "the WDSR authors': head.0, body.N.body.* (or body.N.module.*), tail.0, skip.0; weight-normalised or plain",
+        lambda s: "skip.0.weight" in s and "head.0.weight" in s and "tail.0.weight" in s,
+        _plan_wdsr),
+)

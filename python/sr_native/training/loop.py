@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import cuda, metrics, ops
 from ..argcheck import float32_finite, require_bool
+from ..layers import BatchNorm2d, ConvTranspose2d, PReLU, walk_layers
 from ..models import ModelInfo, Normalization, build
 from ..upscaling import upscale
 from ..weights import new_file_mode
@@ -39,6 +40,14 @@ PRESETS = {
     "srcnn": ("srcnn", dict(n1=64, n2=32, k1=9, k2=1, k3=5)),
     "espcn": ("espcn", dict(n1=64, n2=32, k1=5, k2=3, k3=3)),
     "vdsr": ("vdsr", dict(n_feats=64, n_layers=20)),
+    "fsrcnn": ("fsrcnn", dict(d=56, s=12, m=4)),
+    "fsrcnn-s": ("fsrcnn", dict(d=32, s=5, m=1)),
+    "srresnet": ("srresnet", dict(n_feats=64, n_blocks=16, batch_norm=True)),
+    "srresnet-nobn": ("srresnet", dict(n_feats=64, n_blocks=16, batch_norm=False)),
+    "btsrn": ("btsrn", dict(n_feats=64, n_proj=64, n_lr=6, n_hr=4)),
+    "rcan": ("rcan", dict(n_feats=64, n_resgroups=10, n_resblocks=20, reduction=16)),
+    "rcan-small": ("rcan", dict(n_feats=32, n_resgroups=3, n_resblocks=4, reduction=8)),
+    "pan": ("pan", dict(nf=40, unf=24, n_blocks=16)),
 }
 
 
@@ -155,16 +164,23 @@ def new_model(cfg):
 
 
 def init_like_pytorch(model, rng):
-    """PyTorch's default Conv2d init: weights and biases uniform in +-1/sqrt(fan_in);
-    a PReLU's 1-D weight starts at 0.25 (nn.PReLU's)."""
-    state = model.state_dict()
-    for name, p in state.items():
-        layer = state[name.rsplit(".", 1)[0] + ".weight"]  # a bias uses its weight's fan-in
-        if layer.ndim != 4:
-            p[...] = 0.25
-            continue
-        bound = 1.0 / math.sqrt(layer.shape[1] * layer.shape[2] * layer.shape[3])
-        p[...] = rng.uniform(-bound, bound, p.shape)
+    """PyTorch's default initialisation, layer by layer in definition order:
+    convolution weights and biases uniform in +-1/sqrt(fan_in) (a transposed
+    convolution's fan-in as PyTorch counts it), a PReLU's slopes at 0.25,
+    batch norm at gamma 1, beta 0 and running statistics 0 and 1."""
+    for _, layer in walk_layers(model):
+        if isinstance(layer, PReLU):
+            layer.weight[...] = 0.25
+        elif isinstance(layer, BatchNorm2d):
+            layer.weight[...], layer.bias[...] = 1.0, 0.0
+            layer.running_mean[...], layer.running_var[...] = 0.0, 1.0
+        else:  # Conv2d, ConvTranspose2d
+            w = layer.weight
+            fan_in = layer.fan_in if isinstance(layer, ConvTranspose2d) else w.shape[1] * w.shape[2] * w.shape[3]
+            bound = 1.0 / math.sqrt(fan_in)
+            for p in (layer.weight, layer.bias):
+                if p is not None:
+                    p[...] = rng.uniform(-bound, bound, p.shape)
 
 
 def copy_matching(model, source):
@@ -227,7 +243,7 @@ def training_step(model, adam, lr_batch, hr_batch, cfg, lr):
     grads = model.backward(dy, cache)
     if cfg.clip_grad > 0:
         clip_gradients(grads, cfg.clip_grad)
-    adam.update(model.state_dict(), grads, lr)
+    adam.update(model.trainable(), grads, lr)
     return loss
 
 
@@ -247,8 +263,9 @@ def save_checkpoint(path, model, adam, rng, iteration, cfg, history):
     from safetensors.numpy import save_file
 
     tensors = {}
-    for k, p in model.state_dict().items():
+    for k, p in model.state_dict().items():  # parameters and buffers (batch norm's running statistics)
         tensors[f"param/{k}"] = np.ascontiguousarray(cuda.to_host(p))
+    for k in adam.m:  # the moments of the trained parameters
         tensors[f"adam_m/{k}"] = cuda.to_host(adam.m[k])
         tensors[f"adam_v/{k}"] = cuda.to_host(adam.v[k])
     info = model.info()
@@ -302,7 +319,7 @@ def load_checkpoint(path):
         model = build(info.architecture, info.scale, normalization=info.normalization, **info.arch_args)
         model.load_state_dict({k[len("param/"):]: v for k, v in tensors.items() if k.startswith("param/")},
                               source=str(path))
-        adam = Adam(model.state_dict())
+        adam = Adam(model.trainable())
         for k in adam.m:
             m_k, v_k = tensors[f"adam_m/{k}"], tensors[f"adam_v/{k}"]
             if not (np.isfinite(m_k).all() and np.isfinite(v_k).all() and (v_k >= 0).all()):
@@ -457,7 +474,7 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
 
             copied = copy_matching(net, load_model(cfg.init_from))
             print(f"train: initialised {len(copied)} tensors from {cfg.init_from}")
-        adam, rng, start, history = Adam(net.state_dict()), np.random.default_rng(cfg.seed), 0, []
+        adam, rng, start, history = Adam(net.trainable()), np.random.default_rng(cfg.seed), 0, []
 
     pairs = PairSet.from_folder(cfg.train_dir, cfg.scale, cfg.lr_folder or None, min_lr_size=cfg.patch_size)
     sampler = PatchSampler(pairs, cfg.patch_size, cfg.batch_size)
