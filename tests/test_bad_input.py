@@ -338,7 +338,7 @@ CASES = [
         {"head.0.weight": f32(4), "body.0.body.0.weight": f32(4, 4, 3, 3)}), ValueError,
      r"'head.0.weight' has shape \(4,\), expected 4 non-zero dimensions"),
     ("foreign unknown layout", lambda: sr_native.weights.from_foreign_state_dict({"conv.weight": f32(1, 1, 1, 1)}),
-     ValueError, r"unknown checkpoint layout .*known layouts: EDSR-PyTorch"),
+     ValueError, r"unknown checkpoint layout .*known layouts: edsr-pytorch"),
     # === issue 17: upscale and sr_native.dask
     ("upscale PIL mode I out of range",
      lambda: sr_native.upscale(Image.fromarray(np.full((4, 4), 70000, np.int32)), 2,

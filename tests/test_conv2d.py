@@ -748,3 +748,20 @@ def test_winograd_with_a_nan_tile_keeps_every_other_value(isa, rng):
         ok = np.isfinite(want)
         assert ok.mean() > 0.95
         np.testing.assert_allclose(got[ok], want[ok], rtol=1e-4, atol=1e-4)
+
+
+def test_backward_without_dx_gives_the_same_dw_and_db(rng):
+    """need_dx=False (a first layer) skips dx; dw and db are those of the full call."""
+    x = rng.standard_normal((2, 3, 9, 7)).astype(np.float32)
+    w = rng.standard_normal((5, 3, 5, 5)).astype(np.float32)
+    dy = rng.standard_normal((2, 5, 9, 7)).astype(np.float32)
+    for reference in (False, True):
+        dx, dw, db = ops.conv2d_backward(x, w, dy, reference=reference)
+        none, dw2, db2 = ops.conv2d_backward(x, w, dy, need_dx=False, reference=reference)
+        assert none is None
+        np.testing.assert_array_equal(dw2, dw)
+        np.testing.assert_array_equal(db2, db)
+    with pytest.raises(ValueError, match="need need_dx=True"):
+        ops.conv2d_backward(x, w, dy, need_dx=False, dx_out=np.empty_like(x))
+    with pytest.raises(TypeError, match="need_dx must be a bool"):
+        ops.conv2d_backward(x, w, dy, need_dx=1)

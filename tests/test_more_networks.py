@@ -18,6 +18,7 @@ from sr_native import autograd, ops, weights
 from sr_native.layers import ConvTranspose2d
 from sr_native.models import ARCHITECTURES, build
 from sr_native.training import loop
+from torch_twins import twin
 
 SMALL = {  # fast variants that keep each architecture's structure
     "fsrcnn": dict(d=12, s=5, m=2),
@@ -42,197 +43,7 @@ def random_network(name, scale, rng):
     return net
 
 
-def torch_network(name, net, torch):
-    """The same network in torch, with our attribute names (so state dicts match)."""
-    nn, F = torch.nn, torch.nn.functional
 
-    def conv(layer):
-        k = layer.kernel_size
-        return nn.Conv2d(layer.in_channels, layer.out_channels, k, padding=k // 2, bias=layer.bias is not None)
-
-    def bn(layer):
-        return None if layer is None else nn.BatchNorm2d(layer.weight.shape[0])
-
-    def prelu(layer):
-        return nn.PReLU(layer.weight.shape[0])
-
-    def factors(scale):
-        return [2, 2] if scale == 4 else [scale]
-
-    class Fsrcnn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.feature, self.feature_act = conv(net.feature), prelu(net.feature_act)
-            self.shrink, self.shrink_act = conv(net.shrink), prelu(net.shrink_act)
-            self.mapping = nn.ModuleList(conv(c) for c in net.mapping)
-            self.mapping_act = nn.ModuleList(prelu(a) for a in net.mapping_act)
-            self.expand, self.expand_act = conv(net.expand), prelu(net.expand_act)
-            d = net.deconv
-            self.deconv = nn.ConvTranspose2d(d.weight.shape[0], d.weight.shape[1], d.weight.shape[2],
-                                             stride=d.stride, padding=d.padding, output_padding=d.output_padding)
-
-        def forward(self, x):
-            h = self.shrink_act(self.shrink(self.feature_act(self.feature(x))))
-            for c, a in zip(self.mapping, self.mapping_act):
-                h = a(c(h))
-            return self.deconv(self.expand_act(self.expand(h)))
-
-    class SrresBlock(nn.Module):
-        def __init__(self, block):
-            super().__init__()
-            self.conv1, self.bn1, self.act = conv(block.conv1), bn(block.bn1), prelu(block.act)
-            self.conv2, self.bn2 = conv(block.conv2), bn(block.bn2)
-
-        def forward(self, x):
-            h = self.conv1(x)
-            h = self.act(self.bn1(h) if self.bn1 is not None else h)
-            h = self.conv2(h)
-            return x + (self.bn2(h) if self.bn2 is not None else h)
-
-    class Srresnet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.head, self.head_act = conv(net.head), prelu(net.head_act)
-            self.body = nn.ModuleList(SrresBlock(b) for b in net.body)
-            self.body_conv, self.body_bn = conv(net.body_conv), bn(net.body_bn)
-            self.upsample = nn.ModuleList(conv(c) for c in net.upsample)
-            self.upsample_act = nn.ModuleList(prelu(a) for a in net.upsample_act)
-            self.tail = conv(net.tail)
-
-        def forward(self, x):
-            h = self.head_act(self.head(x))
-            r = h
-            for b in self.body:
-                r = b(r)
-            r = self.body_conv(r)
-            r = h + (self.body_bn(r) if self.body_bn is not None else r)
-            for c, a, f in zip(self.upsample, self.upsample_act, factors(net.scale)):
-                r = a(F.pixel_shuffle(c(r), f))
-            return self.tail(r)
-
-    class Projected(nn.Module):
-        def __init__(self, block):
-            super().__init__()
-            self.project, self.filter = conv(block.project), conv(block.filter)
-
-        def forward(self, x):
-            return x + self.filter(torch.relu(self.project(torch.relu(x))))
-
-    class Btsrn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.head = conv(net.head)
-            self.lr_blocks = nn.ModuleList(Projected(b) for b in net.lr_blocks)
-            self.upsample = nn.ModuleList(nn.ConvTranspose2d(u.weight.shape[0], u.weight.shape[1], u.stride,
-                                                             stride=u.stride) for u in net.upsample)
-            self.hr_blocks = nn.ModuleList(Projected(b) for b in net.hr_blocks)
-            self.tail = conv(net.tail)
-
-        def forward(self, x):
-            h = self.head(x)
-            for b in self.lr_blocks:
-                h = b(h)
-            for u, f in zip(self.upsample, factors(net.scale)):
-                h = F.interpolate(h, scale_factor=f, mode="nearest") + u(h)
-            for b in self.hr_blocks:
-                h = b(h)
-            return self.tail(torch.relu(h))
-
-    class Rcab(nn.Module):
-        def __init__(self, block):
-            super().__init__()
-            self.conv1, self.conv2 = conv(block.conv1), conv(block.conv2)
-            self.attention_down, self.attention_up = conv(block.attention_down), conv(block.attention_up)
-
-        def forward(self, x):
-            t = self.conv2(torch.relu(self.conv1(x)))
-            s = torch.sigmoid(self.attention_up(torch.relu(self.attention_down(t.mean(dim=(2, 3), keepdim=True)))))
-            return x + t * s
-
-    class Group(nn.Module):
-        def __init__(self, group):
-            super().__init__()
-            self.blocks = nn.ModuleList(Rcab(b) for b in group.blocks)
-            self.conv = conv(group.conv)
-
-        def forward(self, x):
-            r = x
-            for b in self.blocks:
-                r = b(r)
-            return x + self.conv(r)
-
-    class Rcan(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.head = conv(net.head)
-            self.groups = nn.ModuleList(Group(g) for g in net.groups)
-            self.body_conv = conv(net.body_conv)
-            self.upsample = nn.ModuleList(conv(c) for c in net.upsample)
-            self.tail = conv(net.tail)
-
-        def forward(self, x):
-            h = self.head(x)
-            r = h
-            for g in self.groups:
-                r = g(r)
-            r = h + self.body_conv(r)
-            for c, f in zip(self.upsample, factors(net.scale)):
-                r = F.pixel_shuffle(c(r), f)
-            return self.tail(r)
-
-    class Scpa(nn.Module):
-        def __init__(self, b):
-            super().__init__()
-            for name in ("conv1_a", "conv1_b", "k1", "pa_gate", "pa_conv", "pa_out", "conv3"):
-                setattr(self, name, conv(getattr(b, name)))
-
-        def forward(self, x):
-            lrelu = nn.functional.leaky_relu
-            a = lrelu(self.k1(lrelu(self.conv1_a(x), 0.2)), 0.2)
-            b = lrelu(self.conv1_b(x), 0.2)
-            b = self.pa_out(self.pa_conv(b) * torch.sigmoid(self.pa_gate(b)))
-            return x + self.conv3(torch.cat([a, lrelu(b, 0.2)], 1))
-
-    class Attention(nn.Module):
-        def __init__(self, a):
-            super().__init__()
-            self.conv = conv(a.conv)
-
-    class Up(nn.Module):
-        def __init__(self, u):
-            super().__init__()
-            self.conv, self.hr_conv, self.attention = conv(u.conv), conv(u.hr_conv), Attention(u.attention)
-
-        def forward(self, x, f):
-            h = self.conv(F.interpolate(x, scale_factor=f, mode="nearest"))
-            h = F.leaky_relu(h * torch.sigmoid(self.attention.conv(h)), 0.2)
-            return F.leaky_relu(self.hr_conv(h), 0.2)
-
-    class Pan(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.head = conv(net.head)
-            self.body = nn.ModuleList(Scpa(b) for b in net.body)
-            self.body_conv = conv(net.body_conv)
-            self.upsample = nn.ModuleList(Up(u) for u in net.upsample)
-            self.tail = conv(net.tail)
-
-        def forward(self, x):
-            h = self.head(x)
-            r = h
-            for b in self.body:
-                r = b(r)
-            r = h + self.body_conv(r)
-            for u, f in zip(self.upsample, factors(net.scale)):
-                r = u(r, f)
-            ilr = F.interpolate(x, scale_factor=net.scale, mode="bilinear", align_corners=False)
-            return self.tail(r) + ilr
-
-    model = {"fsrcnn": Fsrcnn, "srresnet": Srresnet, "btsrn": Btsrn, "rcan": Rcan, "pan": Pan}[net.architecture]()
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in net.state_dict().items()}, strict=False)
-    theirs = set(model.state_dict()) - {k for k in model.state_dict() if k.endswith("num_batches_tracked")}
-    assert theirs == set(net.state_dict())
-    return model
 
 
 CASES = [("fsrcnn", 2), ("fsrcnn", 3), ("fsrcnn", 4), ("srresnet", 2), ("srresnet", 4), ("srresnet-nobn", 3),
@@ -242,7 +53,7 @@ CASES = [("fsrcnn", 2), ("fsrcnn", 3), ("fsrcnn", 4), ("srresnet", 2), ("srresne
 @pytest.mark.parametrize("name,scale", CASES)
 def test_forward_and_gradients_match_pytorch(name, scale, torch, rng):
     net = random_network(name, scale, rng)
-    theirs = torch_network(name, net, torch)
+    theirs = twin(net, torch)
     x = rng.random((2, 3, 11, 9)).astype(np.float32)
     target = rng.random((2, 3, 11 * scale, 9 * scale)).astype(np.float32)
     gain, mean = net._gain_and_mean()  # the torch modules work in the network's own domain
@@ -414,3 +225,51 @@ def test_subpixel_form_equals_the_transposed_convolution(kernel, stride, padding
     np.testing.assert_allclose(grads["layer.weight"], dw, atol=3e-5)
     if bias:
         np.testing.assert_allclose(grads["layer.bias"], db, atol=3e-5)
+
+
+# ----------------------------------------------------------------- luma (1-channel) models
+
+def test_ycbcr_round_trip_and_matlab_luma(rng):
+    from sr_native import metrics
+    from sr_native.colour import rgb_to_ycbcr, ycbcr_to_rgb
+
+    rgb = rng.random((7, 5, 3)).astype(np.float32)
+    ycc = rgb_to_ycbcr(rgb)
+    np.testing.assert_allclose(ycbcr_to_rgb(ycc), rgb, atol=2e-6)
+    np.testing.assert_allclose(ycc[..., 0] * 255, 16 + rgb @ np.array([65.481, 128.553, 24.966]), rtol=1e-5)
+    assert rgb_to_ycbcr(np.ones(3))[1] == pytest.approx(128 / 255)  # white has no chroma
+    assert metrics is not None
+
+
+def luma_network(rng, scale=2):
+    net = build("srcnn", scale, n1=8, n2=4, k1=5, k2=1, k3=3, n_colors=1)
+    for _, p in net.named_parameters():
+        p[...] = rng.standard_normal(p.shape) * 0.05
+    return net
+
+
+@pytest.mark.parametrize("channels", [0, 1, 3, 4])
+def test_luma_model_tiles_equal_the_whole_image(channels, rng):
+    net = luma_network(rng, 3)
+    shape = (40, 37) + ((channels,) if channels else ())
+    img = (rng.random(shape) * 0.6 + 0.2).astype(np.float32)
+    whole = sr_native.upscale(img, 3, model=net, tile=None)
+    assert whole.shape == (120, 111) + shape[2:]
+    np.testing.assert_array_equal(sr_native.upscale(img, 3, model=net, tile=16), whole)
+
+
+def test_luma_model_runs_on_y_and_leaves_chroma_to_bicubic(rng):
+    from sr_native.colour import rgb_to_ycbcr
+    from sr_native.resize import resize
+
+    from sr_native.upscaling import _run_on_luma
+
+    net = luma_network(rng)
+    img = (rng.random((20, 18, 3)) * 0.6 + 0.2).astype(np.float32)
+    out = _run_on_luma(net, img, 2, False, "cpu").transpose(1, 2, 0)  # before upscale's clipping
+    assert out.shape == (40, 36, 3)
+    ycc_in, ycc_out = rgb_to_ycbcr(img), rgb_to_ycbcr(out)
+    want_y = net(np.ascontiguousarray(ycc_in[None, None, :, :, 0]))[0, 0]
+    np.testing.assert_allclose(ycc_out[..., 0], want_y, atol=1e-5)
+    np.testing.assert_allclose(ycc_out[..., 1], resize(np.ascontiguousarray(ycc_in[..., 1]), size=(40, 36),
+                                                       method="bicubic"), atol=1e-5)

@@ -20,6 +20,7 @@ from sr_native.models import espcn as espcn_module
 from sr_native.models import srcnn as srcnn_module
 from sr_native.models import vdsr as vdsr_module
 from sr_native.training import loop
+from torch_twins import twin
 
 SMALL = {  # fast variants that keep each architecture's structure
     "srcnn": dict(n1=16, n2=8),
@@ -35,46 +36,7 @@ def random_network(arch, scale, rng, **args):
     return net
 
 
-def torch_network(arch, net, torch):
-    """The same network in torch, with our attribute names (so state dicts match)."""
-    nn = torch.nn
 
-    def conv(layer):
-        k = layer.kernel_size
-        return nn.Conv2d(layer.in_channels, layer.out_channels, k, padding=k // 2)
-
-    class Srcnn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1, self.conv2, self.conv3 = conv(net.conv1), conv(net.conv2), conv(net.conv3)
-
-        def forward(self, up):
-            return self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(up)))))
-
-    class Espcn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1, self.conv2, self.conv3 = conv(net.conv1), conv(net.conv2), conv(net.conv3)
-
-        def forward(self, x):
-            h = torch.tanh(self.conv2(torch.tanh(self.conv1(x))))
-            return nn.functional.pixel_shuffle(self.conv3(h), net.scale)
-
-    class Vdsr(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.head, self.tail = conv(net.head), conv(net.tail)
-            self.body = nn.ModuleList(conv(c) for c in net.body)
-
-        def forward(self, up):
-            h = torch.relu(self.head(up))
-            for c in self.body:
-                h = torch.relu(c(h))
-            return self.tail(h) + up
-
-    model = {"srcnn": Srcnn, "espcn": Espcn, "vdsr": Vdsr}[arch]()
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in net.state_dict().items()})
-    return model
 
 
 @pytest.mark.parametrize("arch,scale", [("srcnn", 2), ("srcnn", 3), ("espcn", 2), ("espcn", 3), ("espcn", 4),
@@ -87,7 +49,7 @@ def test_forward_and_gradients_match_pytorch(arch, scale, torch, rng):
     loss = ops.l1_loss(y, target)
     grads = net.backward(ops.l1_loss_backward(y, target), cache)
 
-    theirs = torch_network(arch, net, torch)
+    theirs = twin(net, torch)
     t_in = x if arch == "espcn" else autograd.upsample_bicubic(x, scale)
     yt = theirs(torch.from_numpy(t_in))
     lt = torch.nn.functional.l1_loss(yt, torch.from_numpy(target))

@@ -239,3 +239,49 @@ def test_animated_images_are_skipped_not_cut_to_their_first_frame(images):
     with pytest.warns(DataWarning, match=r"skipped 1 of 3 .*anim.gif \(ValueError: animated image of 2 frames"):
         pairs = data.PairSet.from_folder(images, 2, min_lr_size=8)
     assert pairs.names == ["img0.png", "img1.png"]
+
+
+# ----------------------------------------------------------------- progressive patch sizes
+
+def test_patch_schedule_sets_each_batch_size_and_resumes_exactly(images, tmp_path, monkeypatch):
+    sizes = []
+    step = loop.training_step
+
+    def recording(model, adam, lr_batch, hr_batch, cfg, lr):
+        sizes.append((lr_batch.shape[2], hr_batch.shape[2]))
+        return step(model, adam, lr_batch, hr_batch, cfg, lr)
+
+    monkeypatch.setattr(loop, "training_step", recording)
+    schedule = [[0, 6], [2, 8], [4, 10]]
+    whole = tiny_run(images, tmp_path / "whole", iterations=6, patch_size=12, patch_schedule=schedule)
+    assert sizes == [(6, 12)] * 2 + [(8, 16)] * 2 + [(10, 20)] * 2
+    tiny_run(images, tmp_path / "split", iterations=3, patch_size=12, patch_schedule=schedule)
+    resumed = tiny_run(images, tmp_path / "split", iterations=6, patch_size=12, patch_schedule=schedule,
+                       resume=True)
+    for k, v in whole.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
+    assert whole.provenance["config"]["patch_schedule"] == schedule
+
+
+@pytest.mark.parametrize("schedule,error,message", [
+    ([[0, 8], [0, 10]], ValueError, "starts must increase"),
+    ([[5, 0]], ValueError, "patch size must be >= 1"),
+    ([[0, 8, 1]], TypeError, "pairs"),
+    ("0:8", TypeError, "list"),
+    ([[0.5, 8]], TypeError, "must be an int"),
+])
+def test_bad_patch_schedules_are_refused(schedule, error, message, images, tmp_path):
+    with pytest.raises(error, match=message):
+        tiny_run(images, tmp_path / "run", patch_schedule=schedule)
+    assert not (tmp_path / "run").exists()
+
+
+def test_patch_schedule_on_the_command_line(images, tmp_path, capsys):
+    from sr_native.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["train", str(images), "--out", str(out), "--model", "espcn", "--iterations", "2", "--batch-size",
+                 "1", "--patch-size", "8", "--patch-schedule", "0:6,1:8", "-q"]) == 0
+    assert sr_native.load_model(out / "model.safetensors").provenance["config"]["patch_schedule"] == [[0, 6], [1, 8]]
+    assert main(["train", str(images), "--out", str(tmp_path / "bad"), "--patch-schedule", "5:8,2:9"]) == 2
+    assert "starts must increase" in capsys.readouterr().err

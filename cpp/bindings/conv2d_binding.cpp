@@ -62,19 +62,24 @@ FloatArray conv2d(const py::object& x_obj, const py::object& w_obj, const py::ob
 
 py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
                              const py::object& dy_obj, const py::object& dx_residual_obj,
-                             const py::object& dx_out_obj, bool reference) {
+                             const py::object& dx_out_obj, bool need_dx, bool reference) {
     const char* op = "conv2d_backward";
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray w = float32_array(w_obj, op, "w");
     FloatArray dy = float32_array(dy_obj, op, "dy");
     const Conv2dShape s = conv_shape(x, w, op);
     require_shape(dy, {s.n, s.o, s.h, s.w}, op, "dy", "(the conv2d output's shape)");
-    FloatArray dx = result_array(dx_out_obj, {s.n, s.c, s.h, s.w}, op, "dx_out", "(x's shape)", {&x, &w, &dy},
-                                 "x, w or dy");
+    if (!need_dx && !(dx_out_obj.is_none() && dx_residual_obj.is_none()))
+        raise_value(std::string(op) + ": dx_out and dx_residual need need_dx=True");
+    // need_dx=False (a network's first layer: its input needs no gradient) skips dx's work.
+    FloatArray dx = need_dx ? result_array(dx_out_obj, {s.n, s.c, s.h, s.w}, op, "dx_out", "(x's shape)",
+                                           {&x, &w, &dy}, "x, w or dy")
+                            : FloatArray();
     FloatArray dx_residual;
     if (!dx_residual_obj.is_none())
         dx_residual = addend_array(dx_residual_obj, dx, op, "dx_residual", "dx_out", "(x's shape)");
     const float* res = dx_residual_obj.is_none() ? nullptr : dx_residual.data();
+    float* dx_data = need_dx ? dx.mutable_data() : nullptr;
     FloatArray dw = new_float_array({s.o, s.c, s.k, s.k}, op);
     FloatArray db = new_float_array({s.o}, op);
     {
@@ -82,13 +87,13 @@ py::tuple conv2d_backward_py(const py::object& x_obj, const py::object& w_obj,
         std::fill_n(dw.mutable_data(), dw.size(), 0.0f);  // parameter gradients accumulate
         std::fill_n(db.mutable_data(), db.size(), 0.0f);
         if (reference)
-            ref::conv2d_backward(x.data(), w.data(), dy.data(), dx.mutable_data(),
-                                 dw.mutable_data(), db.mutable_data(), s, res);
+            ref::conv2d_backward(x.data(), w.data(), dy.data(), dx_data, dw.mutable_data(), db.mutable_data(),
+                                 s, res);
         else
-            conv2d_backward(x.data(), w.data(), dy.data(), dx.mutable_data(), dw.mutable_data(),
-                            db.mutable_data(), s, res);
+            conv2d_backward(x.data(), w.data(), dy.data(), dx_data, dw.mutable_data(), db.mutable_data(), s,
+                            res);
     }
-    return py::make_tuple(dx, dw, db);
+    return py::make_tuple(need_dx ? py::object(dx) : py::none(), dw, db);
 }
 
 FloatArray conv1x1_pair(const py::object& x_obj, const py::object& w1_obj, const py::object& b1_obj,
@@ -140,7 +145,7 @@ void register_conv2d(py::module_& m) {
           "y = residual + res_scale * act(conv(x, w) + b); see sr_native.ops.conv2d.");
     m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("dy"),
           py::kw_only(), py::arg("dx_residual") = py::none(), py::arg("dx_out") = py::none(),
-          py::arg("reference") = false,
+          py::arg("need_dx") = true, py::arg("reference") = false,
           "(dx, dw, db) of y = conv(x, w) + b; see sr_native.ops.conv2d_backward.");
     m.def("conv1x1_pair", &conv1x1_pair, py::arg("x"), py::arg("w1"), py::arg("b1"), py::arg("w2"),
           py::arg("b2"), py::kw_only(), py::arg("residual") = py::none(), py::arg("out") = py::none(),

@@ -171,7 +171,8 @@ def conv2d(layer, x, *, relu=False, residual=None, res_scale=1.0):
         dt = _scaled(dy, res_scale)
         if relu:
             dt = ops.relu_backward(y, dt)  # y > 0 exactly where the pre-activation was
-        dx, dw, db = ops.conv2d_backward(x, w, dt)
+        # The network's input (the first layer's x) needs no gradient: skip dx's work.
+        dx, dw, db = ops.conv2d_backward(x, w, dt, need_dx=tape.requires_grad(x))
         tape.add_param_grad(w, dw)
         if b is not None:
             tape.add_param_grad(b, db)

@@ -407,8 +407,10 @@ def _model_for(args, command):
     else:
         name = args.model
         _check_regular(name, "--model")
+    given = int(args.scale) if args.scale is not None and args.scale == int(args.scale) and args.scale in (2, 3, 4) \
+        else None  # for files that do not record their scale
     try:
-        net = resolve_model(name, None)
+        net = resolve_model(name, given if args.model is not None else None)
     except Exception as exc:  # any failure to load a model (missing, malformed, too large) is a bad argument
         raise UsageError(f"--model {name}: {_one_line(exc)}") from None
     if args.scale is not None and args.scale != net.scale:
@@ -557,7 +559,7 @@ def cmd_train(args):
         "iterations", "batch_size", "patch_size", "lr", "lr_schedule", "lr_step", "lr_gamma", "lr_min",
         "loss", "clip_grad", "val_every", "checkpoint_every", "seed")}
     options.update(val_dir=args.val or "", lr_folder=args.lr_folder or "", init_from=args.init_from or "",
-                   skip_init=args.skip_init)
+                   skip_init=args.skip_init, patch_schedule=args.patch_schedule or [])
     if args.threads:
         sr_native.set_num_threads(args.threads)
     if not args.quiet:
@@ -643,6 +645,41 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_inspect(args):
+    from PIL import Image
+
+    from .inspection import describe, first_layer_filters
+    from .weights import new_file_mode
+
+    net, name = _model_for(args, "inspect")
+    if args.filters:
+        _check_regular(args.filters, "--filters")
+        if Path(args.filters).suffix.lower() != ".png":
+            raise UsageError(f"--filters: {args.filters} must be a .png file")
+        if not Path(args.filters).resolve().parent.is_dir():
+            raise UsageError(f"--filters: the folder of {args.filters} does not exist")
+    d = describe(net)
+    print(f"{name}: {d.architecture} x{d.scale}  {', '.join(f'{k}={v}' for k, v in d.arch_args.items())}")
+    print(f"  parameters        {d.parameters:,}")
+    print(f"  FLOPs / output px {d.flops_per_output_pixel:,.0f} ({d.flops_per_output_pixel / 2:,.0f} "
+          "multiply-adds, every convolution as it runs)")
+    print(f"  receptive radius  {d.receptive_radius} input pixels (tiles overlap 4x that)")
+    if getattr(net, "inexact_tiling", ""):
+        print(f"  tiling            not exact: {net.inexact_tiling}")
+    if not args.quiet:
+        width = max(len(r.name) for r in d.layers)
+        kind_width = max(len(r.kind) for r in d.layers)
+        print(f"  {'layer':<{width}}  {'kind':<{kind_width}}  {'weight shape':<18}  parameters")
+        for r in d.layers:
+            print(f"  {r.name:<{width}}  {r.kind:<{kind_width}}  {str(r.shape):<18}  {r.parameters:,}")
+    if args.filters:
+        image, layer = first_layer_filters(net)
+        Image.fromarray(image).save(args.filters)
+        os.chmod(args.filters, new_file_mode())
+        print(f"first layer's filters ({layer}): {args.filters}")
+    return 0
+
+
 def _cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -683,6 +720,19 @@ def _shipped_models():
         return ", ".join(shipped_models()) or "none"
     except Exception:  # the help must print even if the weights folder is unreadable
         return "none found"
+
+
+def _patch_schedule(text):
+    """'0:24,20000:32' -> [[0, 24], [20000, 32]] (starts increasing, sizes >= 1)."""
+    schedule = []
+    for part in text.split(","):
+        start, sep, size = part.strip().partition(":")
+        if not sep or not start.strip().isdigit() or not size.strip().isdigit() or int(size) < 1:
+            raise argparse.ArgumentTypeError(f"expected START:SIZE,... with whole numbers (SIZE >= 1), got {text!r}")
+        if schedule and int(start) <= schedule[-1][0]:
+            raise argparse.ArgumentTypeError(f"the starts must increase, got {text!r}")
+        schedule.append([int(start), int(size)])
+    return schedule
 
 
 def _add_common(p, *, threads=True):
@@ -766,6 +816,9 @@ def build_parser():
     tr.add_argument("--iterations", type=_int_in(1), default=300_000, help="training steps")
     tr.add_argument("--batch-size", type=_int_in(1), default=16, help="patches per step")
     tr.add_argument("--patch-size", type=_int_in(1), default=48, help="LR patch side in pixels")
+    tr.add_argument("--patch-schedule", type=_patch_schedule, default=None, metavar="START:SIZE,...",
+                    help="progressive patch sizes: each SIZE from iteration START on (--patch-size before "
+                         "the first START), e.g. 0:24,20000:32,50000:48")
     tr.add_argument("--lr", type=_float_in(above=0), default=1e-4, help="Adam learning rate")
     tr.add_argument("--lr-schedule", default="step", choices=["step", "cosine"], help="learning-rate schedule")
     tr.add_argument("--lr-step", type=_int_in(1), default=200_000,
@@ -822,6 +875,20 @@ def build_parser():
     be.add_argument("--peak", action="store_true", help="also measure the FMA peak and the share of it reached")
     _add_common(be)
     be.set_defaults(func=cmd_bench, interrupted="")
+
+    ins = sub.add_parser("inspect", help="a network's layers, parameters, FLOPs and receptive field",
+                         formatter_class=_Help, description=(
+        "Describe a network: architecture and arguments, parameter count, FLOPs per output pixel, "
+        "receptive radius (what tiles overlap), every layer, and optionally a PNG of the first layer's "
+        "filters.\n\nexamples:\n"
+        "  sr-native inspect --model edsr-baseline-x2\n"
+        "  sr-native inspect --model runs/fsrcnn-x2/model.safetensors --filters filters.png"))
+    ins.add_argument("--model", help=f"shipped model name ({models}) or weight file (ours or a foreign "
+                                     "checkpoint; default: the shipped model for --scale)")
+    ins.add_argument("--scale", type=_float_in(above=0), default=None, help="2, 3 or 4 (without --model)")
+    ins.add_argument("--filters", help="write the first convolution's filters to this PNG file")
+    ins.add_argument("-q", "--quiet", action="store_true", help="the summary only, no layer table")
+    ins.set_defaults(func=cmd_inspect, interrupted="")
 
     info = sub.add_parser("info", help="version, build options, CPU, code path, threads, CUDA, models",
                           formatter_class=_Help)

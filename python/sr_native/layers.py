@@ -50,11 +50,12 @@ class Conv2d:
         return ops.conv2d(x, self.weight, self.bias, relu=relu, residual=residual, res_scale=res_scale,
                           out=out)
 
-    def backward(self, x, dy, grads, prefix, *, dx_residual=None, dx_out=None):
+    def backward(self, x, dy, grads, prefix, *, dx_residual=None, dx_out=None, need_dx=True):
         """Gradients of y = conv(x) + b given dy: stores dw and db in grads under
         prefix + 'weight' / 'bias' and returns dx (+ dx_residual, written into
-        dx_out when given; see ops.conv2d_backward)."""
-        dx, dw, db = ops.conv2d_backward(x, self.weight, dy, dx_residual=dx_residual, dx_out=dx_out)
+        dx_out when given; None with need_dx=False; see ops.conv2d_backward)."""
+        dx, dw, db = ops.conv2d_backward(x, self.weight, dy, dx_residual=dx_residual, dx_out=dx_out,
+                                         need_dx=need_dx)
         grads[prefix + "weight"] = dw
         if self.bias is not None:
             grads[prefix + "bias"] = db

@@ -100,7 +100,7 @@ def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, out=None, 
                         reference=reference)
 
 
-def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, reference=None):
+def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, need_dx=True, reference=None):
     """Gradients of y = conv2d(x, w, b) (no epilogue) given dy = dL/dy.
 
     Args:
@@ -109,14 +109,19 @@ def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, reference=None):
         dx_out: optional C-contiguous, writeable (N, C, H, W) float32 array to
             write dx into. It may be dx_residual itself but must not share
             memory with x, w or dy.
+        need_dx: False skips dx (returned as None): a network's first layer,
+            whose input needs no gradient. Not with dx_residual or dx_out.
 
     Returns:
         (dx, dw, db) with the shapes of x (N, C, H, W), w (O, C, K, K) and b (O,).
     """
     reference = _ref(reference, "conv2d_backward")
+    need_dx = _flag(need_dx, "conv2d_backward", "need_dx")
     if _on_gpu(x, w, dy, dx_residual, dx_out):
-        return _gpu("conv2d_backward", reference)(x, w, dy, dx_residual=dx_residual, dx_out=dx_out)
-    return _core.conv2d_backward(x, w, dy, dx_residual=dx_residual, dx_out=dx_out, reference=reference)
+        dx, dw, db = _gpu("conv2d_backward", reference)(x, w, dy, dx_residual=dx_residual, dx_out=dx_out)
+        return (dx if need_dx else None), dw, db
+    return _core.conv2d_backward(x, w, dy, dx_residual=dx_residual, dx_out=dx_out, need_dx=need_dx,
+                                 reference=reference)
 
 
 def conv1x1_pair(x, w1, b1, w2, b2, *, residual=None, out=None, reference=None):

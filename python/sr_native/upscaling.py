@@ -128,7 +128,14 @@ def resolve_model(model, scale):
     if isinstance(model, SRNetwork):
         return model
     if isinstance(model, (str, Path)):
-        return load_model(model)
+        from .models.foreign import ScaleNotRecorded
+
+        try:
+            return load_model(model)
+        except ScaleNotRecorded:  # SRCNN-, FSRCNN-pytorch, EDSR-PyTorch's VDSR files: the scale asked for
+            if scale is None:
+                raise
+            return load_model(model, scale=scale)
     raise TypeError(f"upscale: model must be a network, a path or a model name, got {type(model).__name__}")
 
 
@@ -385,6 +392,26 @@ def _run(model, x, self_ensemble, device="cpu"):
     return (acc / len(_ENSEMBLE)).astype(np.float32)
 
 
+def _run_on_luma(net, x, scale, self_ensemble, device):
+    """A luma (1-channel) network on an (h, w, c) window in [0, 1]: gray as it
+    is; colour through YCbCr (MATLAB's BT.601, as those networks were
+    trained), the network on Y and bicubic resize on Cb and Cr, back to RGB.
+    Returns (c, h*scale, w*scale)."""
+    from .colour import rgb_to_ycbcr, ycbcr_to_rgb
+    from .resize import resize
+
+    if x.shape[2] == 1:
+        return _run(net, np.ascontiguousarray(x.transpose(2, 0, 1))[None], self_ensemble, device)[0]
+    ycc = rgb_to_ycbcr(x)
+    luma = _run(net, np.ascontiguousarray(ycc[None, None, :, :, 0]), self_ensemble, device)[0, 0]
+    h, w = x.shape[:2]
+    big = np.empty((h * scale, w * scale, 3), np.float32)
+    big[..., 0] = luma
+    for c in (1, 2):
+        big[..., c] = resize(np.ascontiguousarray(ycc[..., c]), size=(h * scale, w * scale), method="bicubic")
+    return ycbcr_to_rgb(big).transpose(2, 0, 1)
+
+
 def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemble=False, progress=False,
             value_range=None):
     """Upscale an image with a super-resolution network.
@@ -418,7 +445,9 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
     Returns:
         The same kind, dtype and channel layout as the input, scale times larger.
         Gray goes through the RGB network (channels averaged on the way out);
-        alpha is upscaled separately with bicubic resize and reattached.
+        alpha is upscaled separately with bicubic resize and reattached. A
+        luma (1-channel) model runs on a colour image's Y (MATLAB's BT.601
+        YCbCr), Cb and Cr upscaled with bicubic resize.
     """
     arr, wrap = _to_array(image)
     _check_layout(arr.dtype, arr.shape, "upscale")
@@ -438,8 +467,9 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
         net = _copy_to(net, device) if net is model else net.to(device)
     if scale != net.scale:
         raise ValueError(f"upscale: scale {scale!r} does not match the model's scale {net.scale}")
-    if net.n_colors != 3:
-        raise ValueError(f"upscale: the model takes {net.n_colors} colour channels; RGB models only")
+    if net.n_colors not in (1, 3):
+        raise ValueError(f"upscale: the model takes {net.n_colors} colour channels; RGB (3) or luma (1) "
+                         "models only")
 
     h, w = arr.shape[:2]
     channels = 1 if arr.ndim == 2 else arr.shape[2]
@@ -475,10 +505,13 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
         elif (lo, hi) != (0.0, 1.0):
             x -= np.float32(lo)
             x /= np.float32(hi - lo)
-        x = np.ascontiguousarray(np.broadcast_to(x, x.shape[:2] + (3,)).transpose(2, 0, 1))[None]
-        y = _run(net, x, self_ensemble, device)[0]
+        if net.n_colors == 1:  # a luma model
+            y = _run_on_luma(net, x, scale, self_ensemble, device)
+        else:
+            x = np.ascontiguousarray(np.broadcast_to(x, x.shape[:2] + (3,)).transpose(2, 0, 1))[None]
+            y = _run(net, x, self_ensemble, device)[0]
         y = y[:, (y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
-        if colour.ndim == 2 or colour.shape[2] == 1:
+        if (colour.ndim == 2 or colour.shape[2] == 1) and y.shape[0] == 3:
             y = y.mean(axis=0, keepdims=True)
         y = np.clip(y.transpose(1, 2, 0), 0.0, 1.0)
         region = out[y0 * scale:y1 * scale, x0 * scale:x1 * scale]

@@ -32,6 +32,7 @@ network past the memory available).
 import inspect
 import json
 import math
+import numbers
 import os
 from pathlib import Path
 
@@ -369,15 +370,16 @@ def _select_state_dict(obj, path, param_key):
     return _check_state(_tensors_only(obj) if isinstance(obj, dict) else obj, path)
 
 
-def _load_foreign(path, *, param_key=None, res_scale=None):
+def _load_foreign(path, *, param_key=None, res_scale=None, scale=None):
     path = str(path)
+    options = {"res_scale": res_scale, "scale": scale}
 
     def check(obj):  # on the tensors' shapes, before the reader allocates anything
         sd = _strip_prefixes(_select_state_dict(obj, path, param_key))
-        _plan_foreign(_folded_shapes(_tensors_only(sd), path), path, {"res_scale": res_scale})
+        _plan_foreign(_folded_shapes(_tensors_only(sd), path), path, options)
 
     obj = read_torch_checkpoint(path, check=check, max_bytes=_MAX_FOREIGN_BYTES)
-    model, _ = from_foreign_state_dict(_select_state_dict(obj, path, param_key), source=path, res_scale=res_scale)
+    model, _ = from_foreign_state_dict(_select_state_dict(obj, path, param_key), source=path, **options)
     model.provenance["source_file"] = Path(path).name
     return model
 
@@ -388,10 +390,12 @@ def _tensors_only(sd):
     return {k: v for k, v in sd.items() if not (isinstance(k, str) and k.endswith(".num_batches_tracked"))}
 
 
-def from_foreign_state_dict(state, *, source="state dict", res_scale=None):
+def from_foreign_state_dict(state, *, source="state dict", res_scale=None, scale=None):
     """A network from a foreign state dict of numpy arrays, in any layout an
     architecture registers (models.foreign; weights.known_layouts() lists
-    them; weight norm folded).
+    them; weight norm folded). scale is for the layouts whose files do not
+    record it (SRCNN, FSRCNN and VDSR re-implementations); where the file
+    records one, a different scale is an error.
 
     Returns (model, mapping) where mapping takes each of our layer prefixes to the
     foreign one (e.g. 'body.0.conv1' -> 'body.0.body.0'), for comparing per-layer
@@ -404,7 +408,11 @@ def from_foreign_state_dict(state, *, source="state dict", res_scale=None):
     if isinstance(state, dict):
         state = _tensors_only(state)
     sd = _strip_prefixes(_check_state(dict(state) if isinstance(state, dict) else state, source))
-    layout, cls, plan, keys = _plan_foreign(_folded_shapes(sd, source), source, {"res_scale": res_scale})
+    scale = _check_scale_option("from_foreign_state_dict", scale)
+    layout, cls, plan, keys = _plan_foreign(_folded_shapes(sd, source), source,
+                                            {"res_scale": res_scale, "scale": scale})
+    if scale is not None and plan.scale != scale:
+        raise ValueError(f"{source}: scale={scale} was asked for, but this {layout.name} checkpoint is x{plan.scale}")
     sd = _fold_weight_norm(sd, source)
     normalization = plan.normalization(sd) if plan.normalization is not None else None
     model = cls(plan.scale, normalization=normalization, **plan.args)
@@ -422,7 +430,18 @@ def shipped_models():
     return sorted(p.stem for p in folder.glob("*.safetensors"))
 
 
-def load_model(name_or_path, *, param_key=None, res_scale=None):
+def _check_scale_option(owner, scale):
+    """scale=None, or 2, 3 or 4 (an int)."""
+    if scale is None:
+        return None
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Integral):
+        raise TypeError(f"{owner}: scale must be an int (2, 3 or 4) or None, got {type(scale).__name__} {scale!r}")
+    if scale not in (2, 3, 4):
+        raise ValueError(f"{owner}: scale must be 2, 3 or 4, got {scale!r}")
+    return int(scale)
+
+
+def load_model(name_or_path, *, param_key=None, res_scale=None, scale=None):
     """A network from a shipped model's name, our .safetensors file, or a foreign checkpoint.
 
     Args:
@@ -430,6 +449,9 @@ def load_model(name_or_path, *, param_key=None, res_scale=None):
         param_key: for BasicSR files, 'params' or 'params_ema' (default: params_ema if present).
         res_scale: EDSR-style checkpoints do not record it; by default 0.1 for 256
             features (the full EDSR), else 1.0.
+        scale: 2, 3 or 4, for checkpoints that do not record it (SRCNN-pytorch,
+            FSRCNN-pytorch, EDSR-PyTorch's VDSR: required there). Elsewhere
+            optional; a file of another scale is then a ValueError.
     """
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"load_model: name_or_path must be a model name or a path, "
@@ -440,8 +462,10 @@ def load_model(name_or_path, *, param_key=None, res_scale=None):
         from .models.base import check_float
 
         res_scale = check_float("load_model", "res_scale", res_scale)
+    scale = _check_scale_option("load_model", scale)
     if isinstance(name_or_path, str) and name_or_path in shipped_models():
-        return _load_ours(Path(PACKAGE_WEIGHTS) / f"{name_or_path}.safetensors")
+        return _scale_as_asked(_load_ours(Path(PACKAGE_WEIGHTS) / f"{name_or_path}.safetensors"), scale,
+                               name_or_path)
     if not os.fspath(name_or_path):  # Path("") would be the current folder
         raise ValueError("load_model: empty path given for the model file")
     path = Path(name_or_path)
@@ -453,5 +477,12 @@ def load_model(name_or_path, *, param_key=None, res_scale=None):
         head = f.read(9)
     # safetensors: an 8-byte little-endian header length, then the JSON header.
     if path.suffix == ".safetensors" or head[8:9] == b"{":
-        return _load_ours(path)
-    return _load_foreign(path, param_key=param_key, res_scale=res_scale)
+        return _scale_as_asked(_load_ours(path), scale, path)
+    return _load_foreign(path, param_key=param_key, res_scale=res_scale, scale=scale)
+
+
+def _scale_as_asked(model, scale, source):
+    """Our files record their scale: scale= may only confirm it."""
+    if scale is not None and model.scale != scale:
+        raise ValueError(f"{source}: scale={scale} was asked for, but the model in this file is x{model.scale}")
+    return model

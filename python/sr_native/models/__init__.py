@@ -13,12 +13,12 @@ from .fsrcnn import FSRCNN
 from .pan import PAN
 from .rcan import RCAN
 from .srcnn import SRCNN
-from .srresnet import SRResNet
+from .srresnet import MSRResNet, SRResNet
 from .vdsr import VDSR
 from .wdsr import WDSR
 
 ARCHITECTURES = {"edsr": EDSR, "wdsr": WDSR, "srcnn": SRCNN, "fsrcnn": FSRCNN, "espcn": ESPCN, "vdsr": VDSR,
-                 "srresnet": SRResNet, "btsrn": BTSRN, "rcan": RCAN, "pan": PAN}
+                 "srresnet": SRResNet, "btsrn": BTSRN, "rcan": RCAN, "pan": PAN, "msrresnet": MSRResNet}
 
 
 def foreign_layouts():
@@ -35,4 +35,5 @@ def build(architecture, scale, **arch_args):
 
 
 __all__ = ["ARCHITECTURES", "BTSRN", "DIV2K_MEAN", "EDSR", "EDSR_PRESETS", "ESPCN", "FSRCNN", "ModelInfo",
-           "Normalization", "PAN", "RCAN", "SRCNN", "SRNetwork", "SRResNet", "VDSR", "WDSR", "build", "foreign_layouts"]
+           "MSRResNet", "Normalization", "PAN", "RCAN", "SRCNN", "SRNetwork", "SRResNet", "VDSR", "WDSR", "build",
+           "foreign_layouts"]

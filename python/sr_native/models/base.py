@@ -338,10 +338,12 @@ class SRNetwork(Module):
 
 def count_conv_flops(model, x):
     """FLOPs of every convolution `model(x)` runs (2 * O * C * K * K * H * W
-    each; a fused 1x1 pair counts both halves), by running it once with
-    ops.conv2d and ops.conv1x1_pair wrapped. Not thread-safe: for benchmarks."""
+    each; a fused 1x1 pair counts both halves; a transposed convolution its
+    taps, 2 * C * O * K * K per input pixel, or its sub-pixel form as run),
+    by running it once with ops.conv2d, ops.conv1x1_pair and
+    ops.conv_transpose2d wrapped. Not thread-safe: for benchmarks."""
     total = [0]
-    conv, pair = ops.conv2d, ops.conv1x1_pair
+    conv, pair, deconv = ops.conv2d, ops.conv1x1_pair, ops.conv_transpose2d
 
     def counting(x_, w, *args, **kwargs):
         n, c, h, wd = x_.shape
@@ -353,9 +355,14 @@ def count_conv_flops(model, x):
         total[0] += 2 * n * h * wd * (w1.shape[0] * c + w2.shape[0] * w1.shape[0])
         return pair(x_, w1, b1, w2, b2, **kwargs)
 
-    ops.conv2d, ops.conv1x1_pair = counting, counting_pair
+    def counting_deconv(x_, w, *args, **kwargs):
+        n, c, h, wd = x_.shape
+        total[0] += 2 * n * c * w.shape[1] * w.shape[2] * w.shape[3] * h * wd
+        return deconv(x_, w, *args, **kwargs)
+
+    ops.conv2d, ops.conv1x1_pair, ops.conv_transpose2d = counting, counting_pair, counting_deconv
     try:
         model(x)
     finally:
-        ops.conv2d, ops.conv1x1_pair = conv, pair
+        ops.conv2d, ops.conv1x1_pair, ops.conv_transpose2d = conv, pair, deconv
     return total[0]

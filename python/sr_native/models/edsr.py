@@ -161,7 +161,7 @@ class EDSR(SRNetwork):
         for i in reversed(range(len(self.body))):
             d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
         dh = dh + d
-        self.head.backward(cache["x"], dh, grads, "head.")
+        self.head.backward(cache["x"], dh, grads, "head.", need_dx=False)  # the input needs no gradient
 
     @property
     def receptive_radius(self):

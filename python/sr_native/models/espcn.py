@@ -10,6 +10,7 @@ the tape (sr_native.autograd).
 
 from .. import autograd
 from ..layers import Conv2d
+from . import foreign
 from .base import MAX_COLORS, MAX_FEATURES, SRNetwork, check_int, check_parameter_memory
 from .srcnn import check_kernel, plain_normalization
 
@@ -74,6 +75,29 @@ class ESPCN(SRNetwork):
 
     def arch_args(self):
         return dict(n1=self.n1, n2=self.n2, k1=self.k1, k2=self.k2, k3=self.k3, n_colors=self.n_colors)
+
+
+# ------------------------------------------------------------ foreign layouts
+
+def _plan_espcn_pytorch(shapes, source, options):
+    """yjn870's ESPCN-pytorch: first_part.{0 conv 5x5 (64), 1 tanh, 2 conv 3x3 (32), 3 tanh},
+    last_part.{0 conv 3x3 to n_colors * scale^2, 1 pixel shuffle}; Y channel in [0, 1].
+    The scale from last_part.0's output channels."""
+    n1, n_colors, k1 = foreign.shape(shapes, "first_part.0.weight", 4, source)[:3]
+    n2, _, k2 = foreign.shape(shapes, "first_part.2.weight", 4, source)[:3]
+    out, _, k3 = foreign.shape(shapes, "last_part.0.weight", 4, source)[:3]
+    scale = foreign.scale_from_channels(out, n_colors, source, "last_part.0")
+    mapping = {"conv1": "first_part.0", "conv2": "first_part.2", "conv3": "last_part.0"}
+    return foreign.Plan(scale, dict(n1=n1, n2=n2, k1=k1, k2=k2, k3=k3, n_colors=n_colors), mapping,
+                        normalization=lambda sd: plain_normalization(n_colors))
+
+
+ESPCN.foreign_layouts = (
+    foreign.ForeignLayout(
+        "espcn-pytorch", "ESPCN-pytorch (yjn870): first_part.{0,2}, last_part.0",
+        lambda s: "first_part.0.weight" in s and "first_part.2.weight" in s and "last_part.0.weight" in s,
+        _plan_espcn_pytorch),
+)
 
 
 __all__ = ["ESPCN", "PRESETS"]

@@ -92,6 +92,20 @@ def mean_from_add_mean(sd, source, pixel_range=255.0):
         raise ValueError(f"{source}: tensor 'add_mean.bias' gives no usable mean ({exc})") from None
 
 
+class ScaleNotRecorded(ValueError):
+    """The checkpoint's layout does not record its scale and none was given."""
+
+
+def scale_option(options, source, layout):
+    """The scale= given to load_model, for layouts whose files do not record it
+    (ScaleNotRecorded without it: upscale then retries with its own scale)."""
+    scale = options.get("scale")
+    if scale is None:
+        raise ScaleNotRecorded(f"{source}: {layout} checkpoints do not record their scale; "
+                               "pass scale= (2, 3 or 4) to load_model")
+    return scale
+
+
 MEAN_SHIFT_KEYS = ("sub_mean.", "add_mean.")
 
 
@@ -104,5 +118,5 @@ def check_mean_shift_shapes(shapes, n_colors, source):
                 raise ValueError(f"{source}: {key!r} has shape {tuple(shapes[key])}, expected {want}")
 
 
-__all__ = ["ForeignLayout", "MEAN_SHIFT_KEYS", "Plan", "check_mean_shift_shapes", "count", "mean_from_add_mean",
-           "scale_from_channels", "shape", "shuffle_scale"]
+__all__ = ["ForeignLayout", "MEAN_SHIFT_KEYS", "Plan", "ScaleNotRecorded", "check_mean_shift_shapes", "count",
+           "mean_from_add_mean", "scale_from_channels", "scale_option", "shape", "shuffle_scale"]

@@ -15,8 +15,10 @@ import math
 
 from .. import autograd
 from ..layers import Conv2d, ConvTranspose2d, PReLU
+from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, SRNetwork, check_int, check_parameter_memory,
                    check_preset, conv_shapes, reach)
+from .foreign import scale_option
 from .srcnn import plain_normalization
 
 PRESETS = {
@@ -113,6 +115,44 @@ class FSRCNN(SRNetwork):
 
     def arch_args(self):
         return dict(d=self.d, s=self.s, m=self.m, n_colors=self.n_colors)
+
+
+# ------------------------------------------------------------ foreign layouts
+
+def _plan_fsrcnn_pytorch(shapes, source, options):
+    """yjn870's FSRCNN-pytorch: first_part.{0 conv 5x5, 1 PReLU(d)}, mid_part.{0 conv 1x1,
+    1 PReLU(s)}, then per mapping layer mid_part.{2+2i conv 3x3, 3+2i PReLU(s)}, the
+    expanding conv 1x1 and its PReLU(d) as the last two of mid_part, last_part the
+    ConvTranspose2d (9x9, stride scale, padding 4, output_padding scale - 1). Y channel
+    in [0, 1]. The deconvolution's shape does not depend on the stride: the scale is
+    not in the file."""
+    d, n_colors = foreign.shape(shapes, "first_part.0.weight", 4, source)[:2]
+    s = foreign.shape(shapes, "mid_part.0.weight", 4, source)[0]
+    entries = foreign.count(shapes, "mid_part.{}.weight")  # convolutions and PReLUs alike
+    n_mid = 0
+    while f"mid_part.{2 * n_mid}.weight" in shapes:
+        n_mid += 1
+    m = n_mid - 2  # less the shrinking and the expanding convs
+    if entries != 2 * n_mid or m < 0:
+        raise ValueError(f"{source}: mid_part of an FSRCNN-pytorch checkpoint must alternate convolution and "
+                         f"PReLU from mid_part.0, with at least the shrinking and expanding pairs; found "
+                         f"{entries} consecutive entries")
+    mapping = {"feature": "first_part.0", "feature_act": "first_part.1", "shrink": "mid_part.0",
+               "shrink_act": "mid_part.1", "expand": f"mid_part.{2 * m + 2}",
+               "expand_act": f"mid_part.{2 * m + 3}", "deconv": "last_part"}
+    for i in range(m):
+        mapping[f"mapping.{i}"], mapping[f"mapping_act.{i}"] = f"mid_part.{2 + 2 * i}", f"mid_part.{3 + 2 * i}"
+    return foreign.Plan(scale_option(options, source, "FSRCNN-pytorch"), dict(d=d, s=s, m=m, n_colors=n_colors),
+                        mapping, normalization=lambda sd: plain_normalization(n_colors))
+
+
+FSRCNN.foreign_layouts = (
+    foreign.ForeignLayout(
+        "fsrcnn-pytorch", "FSRCNN-pytorch (yjn870): first_part.{0,1}, mid_part.N (conv, PReLU pairs), last_part; "
+        "needs scale=",
+        lambda s: "first_part.1.weight" in s and "mid_part.0.weight" in s and "last_part.weight" in s,
+        _plan_fsrcnn_pytorch),
+)
 
 
 __all__ = ["FSRCNN", "PRESETS"]

@@ -15,6 +15,7 @@ Training gradients come from the tape (sr_native.autograd).
 
 from .. import autograd
 from ..layers import Conv2d, Module
+from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_int,
                    check_parameter_memory, check_preset, conv_shapes)
 from .edsr import upsample_factors
@@ -143,6 +144,84 @@ class RCAN(SRNetwork):
     def arch_args(self):
         return dict(n_feats=self.n_feats, n_resgroups=self.n_resgroups, n_resblocks=self.n_resblocks,
                     reduction=self.reduction, n_colors=self.n_colors)
+
+
+# ------------------------------------------------------------ foreign layouts
+
+def _rcan_plan(shapes, source, first, group, block, conv1, conv2, down, up, group_conv, body_conv, upsample,
+               tail):
+    """(scale, args, mapping) for both layouts: each argument after source is
+    that layout's key prefix of the layer, a str.format pattern over g (group),
+    b (block), n (a count) or j (upsampler index); group and block have one {}
+    that is counted. The sizes come from the shapes: groups and blocks by
+    counting, the reduction from the attention's squeeze width, the scale from
+    the upsampler."""
+    n_feats, n_colors = foreign.shape(shapes, first + ".weight", 4, source)[:2]
+    n_groups = foreign.count(shapes, group + ".weight")
+    n_blocks = foreign.count(shapes, block.replace("{g}", "0") + ".weight") if n_groups else 0
+    reduction = 16
+    if n_groups and n_blocks:
+        squeeze = foreign.shape(shapes, down.format(g=0, b=0) + ".weight", 4, source)[0]
+        if squeeze < 1 or n_feats % squeeze:
+            raise ValueError(f"{source}: {down.format(g=0, b=0)!r} squeezes {n_feats} channels to {squeeze}, "
+                             "not a whole reduction factor")
+        reduction = n_feats // squeeze
+    ups = [upsample.format(j=j) + ".weight" for j in (0, 2) if upsample.format(j=j) + ".weight" in shapes]
+    scale = foreign.shuffle_scale(shapes, ups, n_feats, source, f"upsampler {upsample.format(j='*')!r}")
+    mapping = {"head": first, "body_conv": body_conv.format(n=n_groups), "tail": tail}
+    for g in range(n_groups):
+        for b in range(n_blocks):
+            ours = f"groups.{g}.blocks.{b}"
+            for name, theirs in (("conv1", conv1), ("conv2", conv2), ("attention_down", down),
+                                 ("attention_up", up)):
+                mapping[f"{ours}.{name}"] = theirs.format(g=g, b=b)
+        mapping[f"groups.{g}.conv"] = group_conv.format(g=g, n=n_blocks)
+    for j in range(len(ups)):
+        mapping[f"upsample.{j}"] = upsample.format(j=2 * j)
+    args = dict(n_feats=n_feats, n_resgroups=n_groups, n_resblocks=n_blocks, reduction=reduction,
+                n_colors=n_colors)
+    return scale, args, mapping
+
+
+def _plan_rcan_edsr_pytorch(shapes, source, options):
+    """EDSR-PyTorch's RCAN (src/model/rcan.py): head.0, body.{g}.body.{b}.body.{0,2} and
+    .body.3.conv_du.{0,2}, body.{g}.body.{n_resblocks}, body.{n_resgroups}, tail.0.{0,2}, tail.1;
+    sub_mean/add_mean with rgb_range 255."""
+    scale, args, mapping = _rcan_plan(
+        shapes, source, first="head.0", group="body.{}.body.0.body.0", block="body.{g}.body.{}.body.0",
+        conv1="body.{g}.body.{b}.body.0", conv2="body.{g}.body.{b}.body.2",
+        down="body.{g}.body.{b}.body.3.conv_du.0", up="body.{g}.body.{b}.body.3.conv_du.2",
+        group_conv="body.{g}.body.{n}", body_conv="body.{n}", upsample="tail.0.{j}", tail="tail.1")
+    foreign.check_mean_shift_shapes(shapes, args["n_colors"], source)
+    return foreign.Plan(scale, args, mapping, foreign.MEAN_SHIFT_KEYS,
+                        lambda sd: foreign.mean_from_add_mean(sd, source))
+
+
+def _plan_rcan_basicsr(shapes, source, options):
+    """BasicSR's RCAN (basicsr/archs/rcan_arch.py): conv_first, body.{g}.residual_group.{b}.rcab.{0,2}
+    and .rcab.3.attention.{1,3}, body.{g}.conv, conv_after_body, upsample.{0,2}, conv_last;
+    img_range 255 and the DIV2K mean (our default)."""
+    scale, args, mapping = _rcan_plan(
+        shapes, source, first="conv_first", group="body.{}.residual_group.0.rcab.0",
+        block="body.{g}.residual_group.{}.rcab.0", conv1="body.{g}.residual_group.{b}.rcab.0",
+        conv2="body.{g}.residual_group.{b}.rcab.2", down="body.{g}.residual_group.{b}.rcab.3.attention.1",
+        up="body.{g}.residual_group.{b}.rcab.3.attention.3", group_conv="body.{g}.conv",
+        body_conv="conv_after_body", upsample="upsample.{j}", tail="conv_last")
+    return foreign.Plan(scale, args, mapping)
+
+
+RCAN.foreign_layouts = (
+    foreign.ForeignLayout(
+        "rcan-edsr-pytorch",
+        "EDSR-PyTorch RCAN: head.0, body.G.body.B.body.{0,2,3.conv_du.*}, body.N, tail.0.*, tail.1",
+        lambda s: "head.0.weight" in s and "body.0.body.0.body.3.conv_du.0.weight" in s,
+        _plan_rcan_edsr_pytorch),
+    foreign.ForeignLayout(
+        "rcan-basicsr", "BasicSR RCAN: conv_first, body.G.residual_group.B.rcab.*, body.G.conv, conv_after_body, "
+        "upsample.*, conv_last; under params(_ema)",
+        lambda s: "conv_first.weight" in s and "body.0.residual_group.0.rcab.0.weight" in s,
+        _plan_rcan_basicsr),
+)
 
 
 __all__ = ["PRESETS", "RCAN"]

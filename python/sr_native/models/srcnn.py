@@ -13,6 +13,7 @@ import math
 
 from .. import autograd
 from ..layers import Conv2d
+from . import foreign
 from .base import (MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_int, check_parameter_memory)
 
 PRESETS = {
@@ -97,6 +98,29 @@ class SRCNN(SRNetwork):
 
     def arch_args(self):
         return dict(n1=self.n1, n2=self.n2, k1=self.k1, k2=self.k2, k3=self.k3, n_colors=self.n_colors)
+
+
+# ------------------------------------------------------------ foreign layouts
+
+def _plan_srcnn_pytorch(shapes, source, options):
+    """yjn870's SRCNN-pytorch: conv1 (9x9, 64), conv2 (5x5, 32), conv3 (5x5), "same"
+    padding, ReLUs, on the bicubic-upsampled Y channel in [0, 1]: our key names; the
+    widths and kernel sizes are read from the shapes, the scale is not in the file."""
+    n1, n_colors, k1 = foreign.shape(shapes, "conv1.weight", 4, source)[:3]
+    n2, _, k2 = foreign.shape(shapes, "conv2.weight", 4, source)[:3]
+    k3 = foreign.shape(shapes, "conv3.weight", 4, source)[2]
+    args = dict(n1=n1, n2=n2, k1=k1, k2=k2, k3=k3, n_colors=n_colors)
+    return foreign.Plan(foreign.scale_option(options, source, "SRCNN-pytorch"), args,
+                        {name: name for name in ("conv1", "conv2", "conv3")},
+                        normalization=lambda sd: plain_normalization(n_colors))
+
+
+SRCNN.foreign_layouts = (
+    foreign.ForeignLayout(
+        "srcnn-pytorch", "SRCNN-pytorch (yjn870): exactly conv1, conv2, conv3; needs scale=",
+        lambda s: set(s) == {f"conv{i}.{leaf}" for i in (1, 2, 3) for leaf in ("weight", "bias")},
+        _plan_srcnn_pytorch),
+)
 
 
 __all__ = ["PRESETS", "SRCNN"]

@@ -9,10 +9,13 @@ drop them). Training gradients come from the tape (sr_native.autograd).
 """
 
 import math
+import re
 
 from .. import autograd
 from ..layers import Conv2d
+from . import foreign
 from .base import MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, SRNetwork, check_int, check_parameter_memory
+from .foreign import scale_option
 from .srcnn import BICUBIC_REACH, plain_normalization
 
 PRESETS = {"vdsr": dict(n_feats=64, n_layers=20)}
@@ -79,6 +82,37 @@ class VDSR(SRNetwork):
 
     def arch_args(self):
         return dict(n_feats=self.n_feats, n_layers=self.n_layers, n_colors=self.n_colors)
+
+
+# ------------------------------------------------------------ foreign layouts
+
+# Its only keys: the BasicBlocks' convs and the two mean shifts.
+_VDSR_EDSR_PYTORCH_KEY = re.compile(r"body\.\d+\.0\.(weight|bias)|(sub|add)_mean\.(weight|bias)")
+
+
+def _plan_vdsr_edsr_pytorch(shapes, source, options):
+    """EDSR-PyTorch's VDSR (src/model/vdsr.py): every conv in `body`, each a BasicBlock
+    (conv with bias, ReLU but the last): body.0.0 (n_colors -> n_feats), body.{i}.0,
+    body.{n-1}.0 (n_feats -> n_colors); n_layers = the body's length. It runs on the
+    bicubic-upsampled image at rgb_range 255 with the mean shifted out and adds that
+    input back: ours adds its own bicubic image, so the mean shift is the normalisation."""
+    n_layers = foreign.count(shapes, "body.{}.0.weight")
+    n_feats, n_colors = foreign.shape(shapes, "body.0.0.weight", 4, source)[:2]
+    foreign.check_mean_shift_shapes(shapes, n_colors, source)
+    scale = scale_option(options, source, "EDSR-PyTorch VDSR")  # it runs on pre-upsampled images
+    mapping = {"head": "body.0.0", "tail": f"body.{n_layers - 1}.0"}
+    for i in range(n_layers - 2):
+        mapping[f"body.{i}"] = f"body.{i + 1}.0"
+    return foreign.Plan(scale, dict(n_feats=n_feats, n_layers=n_layers, n_colors=n_colors), mapping,
+                        foreign.MEAN_SHIFT_KEYS, lambda sd: foreign.mean_from_add_mean(sd, source))
+
+
+VDSR.foreign_layouts = (
+    foreign.ForeignLayout(
+        "vdsr-edsr-pytorch", "EDSR-PyTorch VDSR: body.N.0 only (+ sub_mean/add_mean); needs scale=",
+        lambda s: "body.0.0.weight" in s and all(_VDSR_EDSR_PYTORCH_KEY.fullmatch(k) for k in s),
+        _plan_vdsr_edsr_pytorch),
+)
 
 
 __all__ = ["PRESETS", "VDSR"]

@@ -210,12 +210,12 @@ class WDSR(SRNetwork):
 
     def backward_raw(self, dy, cache, grads):
         du = ops.pixel_unshuffle(dy, self.scale)  # feeds both the tail and the skip conv
-        self.skip.backward(cache["x"], du, grads, "skip.")
+        self.skip.backward(cache["x"], du, grads, "skip.", need_dx=False)  # the input needs no gradient
         d = self.tail.backward(cache["tail_in"], du, grads, "tail.")
         buffers = self.new_buffers()
         for i in reversed(range(len(self.body))):
             d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
-        self.head.backward(cache["x"], d, grads, "head.")
+        self.head.backward(cache["x"], d, grads, "head.", need_dx=False)
 
     @property
     def receptive_radius(self):

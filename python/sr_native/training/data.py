@@ -229,9 +229,11 @@ class PatchSampler:
                           for lr in pairs.lr], np.float64)
         self.weights = sizes / sizes.sum()
 
-    def batch_arrays(self, rng):
-        """(lr, hr) float32 NCHW in [0, 1]: (B, 3, p, p) and (B, 3, p*s, p*s)."""
-        p, s = self.patch, self.pairs.scale
+    def batch_arrays(self, rng, patch=None):
+        """(lr, hr) float32 NCHW in [0, 1]: (B, 3, p, p) and (B, 3, p*s, p*s), with
+        p the sampler's patch size or a smaller one (progressive patch sizes;
+        images are still picked by their room for the sampler's size)."""
+        p, s = self.patch if patch is None else min(int(patch), self.patch), self.pairs.scale
         lr_batch = np.empty((self.batch, 3, p, p), np.float32)
         hr_batch = np.empty((self.batch, 3, p * s, p * s), np.float32)
         for i, idx in enumerate(rng.choice(len(self.weights), size=self.batch, p=self.weights)):

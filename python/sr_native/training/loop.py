@@ -48,6 +48,7 @@ PRESETS = {
     "rcan": ("rcan", dict(n_feats=64, n_resgroups=10, n_resblocks=20, reduction=16)),
     "rcan-small": ("rcan", dict(n_feats=32, n_resgroups=3, n_resblocks=4, reduction=8)),
     "pan": ("pan", dict(nf=40, unf=24, n_blocks=16)),
+    "msrresnet": ("msrresnet", dict(num_feat=64, num_block=16)),
 }
 
 
@@ -76,6 +77,9 @@ class TrainConfig:
     lr_folder: str = ""
     init_from: str = ""
     skip_init: str = "default"  # WDSR: "bicubic" starts the skip branch as bicubic, the tail at 0
+    # Progressive patch sizes: [[start iteration, LR patch size], ...], each
+    # size from its start on (patch_size before the first start).
+    patch_schedule: list = field(default_factory=list)
 
     def validate(self):
         """Check every field's type and range (TypeError, ValueError naming the
@@ -121,6 +125,38 @@ class TrainConfig:
             raise ValueError(f"train: lr_min ({self.lr_min!r}) must not exceed lr ({self.lr!r}): the cosine "
                              "schedule goes from lr down to lr_min")
         self.clip_grad = _checked_float("clip_grad", self.clip_grad, ">= 0 (0: off)", lambda v: v >= 0)
+        self.patch_schedule = _checked_schedule(self.patch_schedule)
+
+
+def _checked_schedule(schedule):
+    """[[start, size], ...] with starts >= 0 strictly increasing and sizes >= 1, as plain ints."""
+    if not isinstance(schedule, (list, tuple)):
+        raise TypeError(f"train: patch_schedule must be a list of [start iteration, patch size] pairs, "
+                        f"got {type(schedule).__name__} {schedule!r}")
+    checked = []
+    for entry in schedule:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            raise TypeError(f"train: patch_schedule entries must be [start iteration, patch size] pairs, "
+                            f"got {entry!r}")
+        start = _checked_int("patch_schedule start", entry[0], 0)
+        size = _checked_int("patch_schedule patch size", entry[1], 1)
+        if checked and start <= checked[-1][0]:
+            raise ValueError(f"train: patch_schedule starts must increase, got {start} after {checked[-1][0]}")
+        checked.append([start, size])
+    return checked
+
+
+def patch_size_at(cfg, iteration):
+    """The LR patch size of the batch at this iteration (0-based)."""
+    size = cfg.patch_size
+    for start, scheduled in cfg.patch_schedule:
+        if iteration >= start:
+            size = scheduled
+    return size
+
+
+def largest_patch(cfg):
+    return max([cfg.patch_size] + [size for _, size in cfg.patch_schedule])
 
 
 def _checked_int(name, value, low):
@@ -403,10 +439,10 @@ def _check_batch_memory(cfg):
     """MemoryError when one batch of patches alone cannot fit in memory."""
     from .. import _core
 
-    batch_bytes = cfg.batch_size * 3 * cfg.patch_size ** 2 * (1 + cfg.scale ** 2) * 4
+    batch_bytes = cfg.batch_size * 3 * largest_patch(cfg) ** 2 * (1 + cfg.scale ** 2) * 4
     available = _core.available_memory()
     if batch_bytes > available:
-        raise MemoryError(f"train: a batch of {cfg.batch_size} LR patches of {cfg.patch_size} px at x{cfg.scale} "
+        raise MemoryError(f"train: a batch of {cfg.batch_size} LR patches of {largest_patch(cfg)} px at x{cfg.scale} "
                           f"needs {batch_bytes / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available")
 
 
@@ -417,7 +453,7 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     Writes to out_dir: checkpoint.safetensors (resumable), model.safetensors
     (the final weights in the package's format), log.csv, and curves.png
     (loss and validation PSNR, when matplotlib is installed). Options are the
-    fields of TrainConfig (iterations, batch_size, patch_size, lr, lr_schedule,
+    fields of TrainConfig (iterations, batch_size, patch_size, patch_schedule, lr, lr_schedule,
     lr_step, lr_gamma, lr_min, loss, clip_grad, val_dir, val_every,
     checkpoint_every, seed, lr_folder, init_from, skip_init, model_args).
 
@@ -476,8 +512,8 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
             print(f"train: initialised {len(copied)} tensors from {cfg.init_from}")
         adam, rng, start, history = Adam(net.trainable()), np.random.default_rng(cfg.seed), 0, []
 
-    pairs = PairSet.from_folder(cfg.train_dir, cfg.scale, cfg.lr_folder or None, min_lr_size=cfg.patch_size)
-    sampler = PatchSampler(pairs, cfg.patch_size, cfg.batch_size)
+    pairs = PairSet.from_folder(cfg.train_dir, cfg.scale, cfg.lr_folder or None, min_lr_size=largest_patch(cfg))
+    sampler = PatchSampler(pairs, largest_patch(cfg), cfg.batch_size)
     # Validation PSNR shaves `scale` pixels from each border: an LR side of 3 leaves one HR pixel.
     val = PairSet.from_folder(cfg.val_dir, cfg.scale, min_lr_size=3, what="val_dir") if cfg.val_dir else None
     net.to(device)
@@ -495,7 +531,7 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     try:
         for it in range(start, cfg.iterations):
             lr = learning_rate(cfg, it)
-            lr_batch, hr_batch = sampler.batch_arrays(rng)
+            lr_batch, hr_batch = sampler.batch_arrays(rng, patch_size_at(cfg, it))
             loss = training_step(net, adam, lr_batch, hr_batch, cfg, lr)
             done = it + 1
             row = {"iteration": done, "loss": loss, "lr": lr}
