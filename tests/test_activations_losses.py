@@ -204,3 +204,22 @@ def test_conv1x1_pair_relu_propagates_nan(isa, rng):
         y = mod.conv1x1_pair(x, w1, b1, w2, None)
         assert np.isnan(y[0, :, 3, 4]).all()
         assert np.isnan(y).sum() == 3 and (y[~np.isnan(y)] == 0).all()
+
+
+# ------------------------------------------------------------ out= (networks' recycled buffers)
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "prelu"])
+def test_elementwise_out_writes_in_place_and_checks_it(name, rng):
+    x = rng.standard_normal((2, 3, 5, 7)).astype(np.float32)
+    args = (x, np.array([0.1, 0.2, 0.3], np.float32)) if name == "prelu" else (x,)
+    fn = getattr(ops, name)
+    want = fn(*args)
+    out = np.full_like(x, np.nan)
+    assert fn(*args, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError, match="out"):
+        fn(*args, out=np.empty((2, 3, 5, 6), np.float32))
+    with pytest.raises(ValueError, match="share memory|overlap"):
+        fn(*args, out=x)
+    with pytest.raises(TypeError):
+        fn(*args, out=np.empty(x.shape, np.float64))

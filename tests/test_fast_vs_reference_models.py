@@ -85,9 +85,9 @@ def test_reference_mode_is_scoped_and_per_thread():
     seen = {}
     real = sr_native._core.relu
 
-    def spy(x_, reference):
+    def spy(x_, reference, out=None):
         seen[threading.current_thread().name] = reference
-        return real(x_, reference=reference)
+        return real(x_, reference=reference, out=out)
 
     sr_native._core.relu, saved = spy, real
     try:

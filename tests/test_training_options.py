@@ -285,3 +285,18 @@ def test_patch_schedule_on_the_command_line(images, tmp_path, capsys):
     assert sr_native.load_model(out / "model.safetensors").provenance["config"]["patch_schedule"] == [[0, 6], [1, 8]]
     assert main(["train", str(images), "--out", str(tmp_path / "bad"), "--patch-schedule", "5:8,2:9"]) == 2
     assert "starts must increase" in capsys.readouterr().err
+
+
+def test_luma_training_learns_y_and_upscales_colour(images, tmp_path):
+    from sr_native.cli import main
+    from sr_native.colour import luma_nchw, rgb_to_ycbcr
+
+    x = np.random.default_rng(0).random((2, 3, 4, 5)).astype(np.float32)
+    np.testing.assert_allclose(luma_nchw(x)[:, 0], rgb_to_ycbcr(x.transpose(0, 2, 3, 1))[..., 0], atol=1e-6)
+    out = tmp_path / "run"
+    assert main(["train", str(images), "--out", str(out), "--model", "espcn", "--luma", "--iterations", "2",
+                 "--batch-size", "2", "--patch-size", "8", "--val", str(images), "--val-every", "1", "-q"]) == 0
+    net = sr_native.load_model(out / "model.safetensors")
+    assert net.n_colors == 1 and net.provenance["config"]["model_args"] == {"n_colors": 1}
+    img = np.random.default_rng(1).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    assert sr_native.upscale(img, 2, model=net).shape == (24, 20, 3)

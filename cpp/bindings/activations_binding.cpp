@@ -8,8 +8,8 @@
 namespace sr_native::bind {
 namespace {
 
-FloatArray relu_py(const py::object& x_obj, bool reference) {
-    return elementwise_forward(x_obj, "relu", relu_forward, ref::relu_forward, reference);
+FloatArray relu_py(const py::object& x_obj, const py::object& out_obj, bool reference) {
+    return elementwise_forward(x_obj, out_obj, "relu", relu_forward, ref::relu_forward, reference);
 }
 
 FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
@@ -35,8 +35,8 @@ FloatArray relu_backward_py(const py::object& x_obj, const py::object& dy_obj,
     return dx;
 }
 
-FloatArray tanh_py(const py::object& x_obj, bool reference) {
-    return elementwise_forward(x_obj, "tanh", tanh_forward, ref::tanh_forward, reference);
+FloatArray tanh_py(const py::object& x_obj, const py::object& out_obj, bool reference) {
+    return elementwise_forward(x_obj, out_obj, "tanh", tanh_forward, ref::tanh_forward, reference);
 }
 
 FloatArray tanh_backward_py(const py::object& y_obj, const py::object& dy_obj, bool reference) {
@@ -61,12 +61,14 @@ PreluDims prelu_dims(const FloatArray& x, const FloatArray& alpha, const char* o
     return {n, c, hw, alpha.shape(0)};
 }
 
-FloatArray prelu_py(const py::object& x_obj, const py::object& alpha_obj, bool reference) {
+FloatArray prelu_py(const py::object& x_obj, const py::object& alpha_obj, const py::object& out_obj,
+                    bool reference) {
     const char* op = "prelu";
     FloatArray x = float32_array(x_obj, op, "x");
     FloatArray alpha = float32_array(alpha_obj, op, "alpha");
     const PreluDims d = prelu_dims(x, alpha, op);
-    FloatArray y = new_float_array_like(x, op);
+    FloatArray y = result_array(out_obj, std::vector<int64_t>(x.shape(), x.shape() + x.ndim()), op, "out",
+                                "(x's shape)", {&x, &alpha}, "x or alpha");
     py::gil_scoped_release release;
     (reference ? ref::prelu_forward : prelu_forward)(x.data(), alpha.data(), y.mutable_data(), d.n,
                                                      d.c, d.hw, d.num_alpha);
@@ -96,13 +98,15 @@ py::tuple prelu_backward_py(const py::object& x_obj, const py::object& alpha_obj
 }  // namespace
 
 void register_activations(py::module_& m) {
-    m.def("relu", &relu_py, py::arg("x"), py::kw_only(), py::arg("reference") = false);
+    m.def("relu", &relu_py, py::arg("x"), py::kw_only(), py::arg("out") = py::none(),
+          py::arg("reference") = false);
     m.def("relu_backward", &relu_backward_py, py::arg("x"), py::arg("dy"), py::kw_only(),
           py::arg("out") = py::none(), py::arg("reference") = false);
-    m.def("tanh", &tanh_py, py::arg("x"), py::kw_only(), py::arg("reference") = false);
+    m.def("tanh", &tanh_py, py::arg("x"), py::kw_only(), py::arg("out") = py::none(),
+          py::arg("reference") = false);
     m.def("tanh_backward", &tanh_backward_py, py::arg("y"), py::arg("dy"), py::kw_only(),
           py::arg("reference") = false);
-    m.def("prelu", &prelu_py, py::arg("x"), py::arg("alpha"), py::kw_only(),
+    m.def("prelu", &prelu_py, py::arg("x"), py::arg("alpha"), py::kw_only(), py::arg("out") = py::none(),
           py::arg("reference") = false);
     m.def("prelu_backward", &prelu_backward_py, py::arg("x"), py::arg("alpha"), py::arg("dy"),
           py::kw_only(), py::arg("reference") = false);

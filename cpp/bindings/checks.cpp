@@ -314,10 +314,11 @@ FloatArray new_float_array_like(const py::array& a, const char* op) {
     return new_float_array(std::vector<int64_t>(a.shape(), a.shape() + a.ndim()), op);
 }
 
-FloatArray elementwise_forward(const py::object& x_obj, const char* op, ElementwiseKernel fast,
-                               ElementwiseKernel reference, bool use_reference) {
+FloatArray elementwise_forward(const py::object& x_obj, const py::object& out_obj, const char* op,
+                               ElementwiseKernel fast, ElementwiseKernel reference, bool use_reference) {
     FloatArray x = float32_array(x_obj, op, "x");
-    FloatArray y = new_float_array_like(x, op);
+    FloatArray y = result_array(out_obj, std::vector<int64_t>(x.shape(), x.shape() + x.ndim()), op, "out",
+                                "(x's shape)", {&x}, "x");
     py::gil_scoped_release release;
     (use_reference ? reference : fast)(x.data(), y.mutable_data(), x.size());
     return y;

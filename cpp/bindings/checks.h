@@ -77,8 +77,9 @@ FloatArray new_float_array_like(const py::array& a, const char* op);
 // y = f(x), and dx = f'(y) * dy computed from the forward's output y (tanh, sigmoid).
 using ElementwiseKernel = void (*)(const float* x, float* y, int64_t count);
 using OutputBackwardKernel = void (*)(const float* y, const float* dy, float* dx, int64_t count);
-FloatArray elementwise_forward(const py::object& x_obj, const char* op, ElementwiseKernel fast,
-                               ElementwiseKernel reference, bool use_reference);
+// y = f(x) into a new array, or into out_obj (see result_array).
+FloatArray elementwise_forward(const py::object& x_obj, const py::object& out_obj, const char* op,
+                               ElementwiseKernel fast, ElementwiseKernel reference, bool use_reference);
 FloatArray backward_from_output(const py::object& y_obj, const py::object& dy_obj, const char* op,
                                 OutputBackwardKernel fast, OutputBackwardKernel reference, bool use_reference);
 

@@ -189,13 +189,21 @@ def _elementwise(y, x, backward):
     return y
 
 
+def _recycled_like(x):
+    """Inference: an output for an elementwise op from the recycling buffers
+    (None on the GPU, under a tape, or outside a network's call)."""
+    if current_tape() is not None or cuda.is_device_array(x):
+        return None
+    return recycled(x.shape)
+
+
 def relu(x):
-    y = ops.relu(x)
+    y = ops.relu(x, out=_recycled_like(x))
     return _elementwise(y, x, lambda dy: (ops.relu_backward(y, dy),))
 
 
 def tanh(x):
-    y = ops.tanh(x)
+    y = ops.tanh(x, out=_recycled_like(x))
     return _elementwise(y, x, lambda dy: (ops.tanh_backward(y, dy),))
 
 
@@ -228,7 +236,7 @@ def add(a, b, alpha=1.0):
 
 def prelu(x, alpha):
     """x > 0 ? x : alpha[c] * x; alpha (1,) or (C,) is a parameter (its gradient is recorded)."""
-    y = ops.prelu(x, alpha)
+    y = ops.prelu(x, alpha, out=_recycled_like(x))
     tape = current_tape()
     if tape is not None:
         def backward(dy):
@@ -385,12 +393,12 @@ def conv_batch_norm(conv, bn, x, *, residual=None):
 def leaky_relu(x, slope):
     """x > 0 ? x : slope * x with a fixed slope (not a parameter)."""
     alpha = np.full(1, slope, np.float32)
-    y = ops.prelu(x, alpha)
+    y = ops.prelu(x, alpha, out=_recycled_like(x))
     return _elementwise(y, x, lambda dy: (ops.prelu_backward(x, alpha, dy)[0],))
 
 
 def sigmoid(x):
-    y = ops.sigmoid(x)
+    y = ops.sigmoid(x, out=_recycled_like(x))
     return _elementwise(y, x, lambda dy: (ops.sigmoid_backward(y, dy),))
 
 

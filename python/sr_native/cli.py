@@ -560,6 +560,8 @@ def cmd_train(args):
         "loss", "clip_grad", "val_every", "checkpoint_every", "seed")}
     options.update(val_dir=args.val or "", lr_folder=args.lr_folder or "", init_from=args.init_from or "",
                    skip_init=args.skip_init, patch_schedule=args.patch_schedule or [])
+    if args.luma:
+        options["model_args"] = {"n_colors": 1}
     if args.threads:
         sr_native.set_num_threads(args.threads)
     if not args.quiet:
@@ -809,6 +811,9 @@ def build_parser():
                     help="architecture")
     tr.add_argument("--val", help="folder of HR validation images")
     tr.add_argument("--lr-folder", help="folder of given LR images (DIV2K naming: 0001x2.png)")
+    tr.add_argument("--luma", action="store_true",
+                    help="a 1-channel network trained on the luma (Y of MATLAB's BT.601 YCbCr); upscale runs "
+                         "it on an image's Y and resizes the chroma bicubically (as SRCNN/FSRCNN/ESPCN did)")
     tr.add_argument("--init-from", help="weights whose matching tensors start the run (an x2 body for x3/x4)")
     tr.add_argument("--skip-init", default="default", choices=["default", "bicubic"],
                     help="WDSR: start the skip branch as bicubic interpolation and the tail at zero, so the "

@@ -38,4 +38,13 @@ def ycbcr_to_rgb(ycbcr):
     return _mix(ycbcr, _YCBCR_TO_RGB * 255.0, -_YCBCR_TO_RGB @ _OFFSET)
 
 
-__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb"]
+def luma_nchw(x):
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) float32 Y / 255 (a luma
+    network's training batch)."""
+    w = _RGB_TO_YCBCR[0] / 255.0
+    y = x[:, 0:1] * np.float32(w[0]) + x[:, 1:2] * np.float32(w[1]) + x[:, 2:3] * np.float32(w[2])
+    y += np.float32(_OFFSET[0] / 255.0)
+    return np.ascontiguousarray(y, np.float32)
+
+
+__all__ = ["luma_nchw", "rgb_to_ycbcr", "ycbcr_to_rgb"]

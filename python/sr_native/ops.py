@@ -216,12 +216,16 @@ def pixel_unshuffle(x, r, *, out=None, reference=None):
     return _core.pixel_unshuffle(x, _factor(r, "pixel_unshuffle"), out=out, reference=reference)
 
 
-def relu(x, *, reference=None):
-    """x < 0 ? 0 : x, any shape: NaN passes through (IEEE propagation)."""
+def relu(x, *, out=None, reference=None):
+    """x < 0 ? 0 : x, any shape: NaN passes through (IEEE propagation).
+    out: optional C-contiguous, writeable float32 array of x's shape to write
+    into (returned); must not share memory with x. CPU only."""
     reference = _ref(reference, "relu")
-    if _on_gpu(x):
+    if _on_gpu(x, out):
+        if out is not None:
+            raise TypeError("relu: out= is for numpy arrays (the CUDA relu returns a new array)")
         return _gpu("relu", reference)(x)
-    return _core.relu(x, reference=reference)
+    return _core.relu(x, out=out, reference=reference)
 
 
 def relu_backward(x, dy, *, out=None, reference=None):
@@ -236,12 +240,13 @@ def relu_backward(x, dy, *, out=None, reference=None):
     return _core.relu_backward(x, dy, out=out, reference=reference)
 
 
-def tanh(x, *, reference=None):
-    """tanh(x), any shape (NaN propagates). CPU only: there is no CUDA kernel yet."""
+def tanh(x, *, out=None, reference=None):
+    """tanh(x), any shape (NaN propagates). CPU only: there is no CUDA kernel yet.
+    out: optional array to write into, as relu's."""
     reference = _ref(reference, "tanh")
-    if _on_gpu(x):
+    if _on_gpu(x, out):
         raise TypeError("tanh: x must be a numpy array (tanh has no CUDA kernel yet)")
-    return _core.tanh(x, reference=reference)
+    return _core.tanh(x, out=out, reference=reference)
 
 
 def tanh_backward(y, dy, *, reference=None):
@@ -252,12 +257,15 @@ def tanh_backward(y, dy, *, reference=None):
     return _core.tanh_backward(y, dy, reference=reference)
 
 
-def prelu(x, alpha, *, reference=None):
-    """x where x > 0, else alpha[c] * x; x is (N, C, ...), alpha (1,) or (C,)."""
+def prelu(x, alpha, *, out=None, reference=None):
+    """x where x > 0, else alpha[c] * x; x is (N, C, ...), alpha (1,) or (C,).
+    out: optional array to write into (numpy only), as relu's."""
     reference = _ref(reference, "prelu")
-    if _on_gpu(x, alpha):
+    if _on_gpu(x, alpha, out):
+        if out is not None:
+            raise TypeError("prelu: out= is for numpy arrays (the CUDA prelu returns a new array)")
         return _gpu("prelu", reference)(x, alpha)
-    return _core.prelu(x, alpha, reference=reference)
+    return _core.prelu(x, alpha, out=out, reference=reference)
 
 
 def prelu_backward(x, alpha, dy, *, reference=None):
@@ -405,13 +413,14 @@ def global_avg_pool_backward(dy, h, w, *, reference=None):
     return _core.global_avg_pool_backward(dy, _int(h, op, "h"), _int(w, op, "w"), reference=reference)
 
 
-def sigmoid(x, *, reference=None):
+def sigmoid(x, *, out=None, reference=None):
     """1 / (1 + exp(-x)), any shape, computed from exp(-|x|) so large |x| never
-    overflows (sigmoid(-100) is the float32 subnormal 3.8e-44); NaN propagates."""
+    overflows (sigmoid(-100) is the float32 subnormal 3.8e-44); NaN propagates.
+    out: optional array to write into, as relu's."""
     op = "sigmoid"
     reference = _ref(reference, op)
-    _numpy_only(op, x)
-    return _core.sigmoid(x, reference=reference)
+    _numpy_only(op, x, out)
+    return _core.sigmoid(x, out=out, reference=reference)
 
 
 def sigmoid_backward(y, dy, *, reference=None):

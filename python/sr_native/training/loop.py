@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import cuda, metrics, ops
 from ..argcheck import float32_finite, require_bool
+from ..colour import luma_nchw
 from ..layers import BatchNorm2d, ConvTranspose2d, PReLU, walk_layers
 from ..models import ModelInfo, Normalization, build
 from ..upscaling import upscale
@@ -532,6 +533,8 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
         for it in range(start, cfg.iterations):
             lr = learning_rate(cfg, it)
             lr_batch, hr_batch = sampler.batch_arrays(rng, patch_size_at(cfg, it))
+            if net.n_colors == 1:  # a luma network learns Y (MATLAB's BT.601), as it will run
+                lr_batch, hr_batch = luma_nchw(lr_batch), luma_nchw(hr_batch)
             loss = training_step(net, adam, lr_batch, hr_batch, cfg, lr)
             done = it + 1
             row = {"iteration": done, "loss": loss, "lr": lr}
