@@ -197,7 +197,7 @@ class SRNetwork(Module):
 
         Returns (N, n_colors, H*scale, W*scale), not clamped.
         """
-        if type(self).backward_raw is not SRNetwork.backward_raw:  # EDSR, WDSR: their own named buffers
+        if type(self).backward_raw is not SRNetwork.backward_raw:  # WDSR: its own named buffers
             return self._from_net(self.forward_raw(self._to_net(x)))
         from ..autograd import recycling
 
@@ -292,13 +292,18 @@ class SRNetwork(Module):
         self.backward_raw(dy_net, cache, grads)
         return grads
 
+    def forward_definition(self, x):
+        """The network as training records it on the tape: forward_raw, unless
+        a subclass keeps an inference-only form with in-place buffers (EDSR)."""
+        return self.forward_raw(x)
+
     def forward_raw_train(self, x):
-        """forward_raw recorded on a Tape (sr_native.autograd): what training
-        uses unless a subclass brings a hand-written backward (EDSR, WDSR)."""
+        """forward_definition recorded on a Tape (sr_native.autograd): what
+        training uses unless a subclass brings a hand-written backward (WDSR)."""
         from ..autograd import Tape
 
         with Tape() as tape:
-            y = self.forward_raw(x)
+            y = self.forward_definition(x)
         return y, (tape, y)
 
     def backward_raw(self, dy, cache, grads):

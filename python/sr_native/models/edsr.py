@@ -1,13 +1,11 @@
-"""EDSR (Lim et al., CVPR 2017 workshops), composed from the kernels.
+"""EDSR (Lim et al., CVPR 2017 workshops), defined by its forward; trained through the tape.
 
 head conv -> residual blocks (conv-ReLU-conv, scaled by res_scale, added)
 -> body conv with the global skip from the head -> upsampler (conv + pixel
 shuffle; x4 as two x2 stages) -> tail conv. All convs 3x3.
 """
 
-import numpy as np
-
-from .. import ops
+from .. import autograd, ops
 from ..layers import Buffers, Conv2d, Module
 from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_float, check_int,
@@ -31,23 +29,6 @@ class ResBlock(Module):
         t = self.conv1(x, relu=True, out=buffers.get("block", self.conv1.output_shape(x)))
         return self.conv2(t, residual=x, res_scale=self.res_scale, out=out)
 
-
-    def forward_train(self, x):
-        """Returns (output, (x, t)) where t = relu(conv1(x)) is what backward needs."""
-        t = self.conv1(x, relu=True)
-        return self.conv2(t, residual=x, res_scale=self.res_scale), (x, t)
-
-    def backward(self, dy, cache, grads, prefix, buffers=None):
-        """dL/dx given dL/dy, written over dy (which must be the caller's own
-        scratch); parameter gradients go into grads."""
-        x, t = cache
-        buffers = buffers or Buffers.like(dy)
-        scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
-        dt = self.conv2.backward(t, scaled, grads, prefix + "conv2.",
-                                 dx_out=buffers.get("block_grad", t.shape))
-        ops.relu_backward(t, dt, out=dt)  # t > 0 exactly where conv1's pre-activation was
-        # The skip connection: dx = dy + conv1's input gradient, in place.
-        return self.conv1.backward(x, dt, grads, prefix + "conv1.", dx_residual=dy, dx_out=dy)
 
 
 def upsample_factors(scale):
@@ -131,37 +112,21 @@ class EDSR(SRNetwork):
                                                                                   ww * factor)))
         return self.tail(r)
 
-    def forward_raw_train(self, x):
-        cache = {"x": x}
+    def forward_definition(self, x):
+        """The network, over the tape's layers: what training records
+        (gradients from the kernels' backward functions, sr_native.autograd).
+        forward_raw above computes exactly this (the same kernels in the same
+        order, bit for bit) with in-place buffers: about a fifth less memory
+        in inference."""
         h = self.head(x)
-        cache["h"] = h
         r = h
-        cache["blocks"] = []
         for block in self.body:
-            r, block_cache = block.forward_train(r)
-            cache["blocks"].append(block_cache)
-        cache["body_out"] = r
+            t = block.conv1(r, relu=True)
+            r = block.conv2(t, residual=r, res_scale=block.res_scale)
         r = self.body_conv(r, residual=h)
-        cache["up_in"] = []
         for conv, factor in zip(self.upsample, upsample_factors(self.scale)):
-            cache["up_in"].append(r)
-            r = ops.pixel_shuffle(conv(r), factor)
-        cache["tail_in"] = r
-        return self.tail(r), cache
-
-    def backward_raw(self, dy, cache, grads):
-        d = self.tail.backward(cache["tail_in"], dy, grads, "tail.")
-        factors = upsample_factors(self.scale)
-        for j in reversed(range(len(self.upsample))):
-            du = ops.pixel_unshuffle(d, factors[j])  # the shuffle's backward
-            d = self.upsample[j].backward(cache["up_in"][j], du, grads, f"upsample.{j}.")
-        dh = d  # global skip: body_conv's residual is h
-        d = self.body_conv.backward(cache["body_out"], d, grads, "body_conv.")
-        buffers = self.new_buffers()
-        for i in reversed(range(len(self.body))):
-            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
-        dh = dh + d
-        self.head.backward(cache["x"], dh, grads, "head.", need_dx=False)  # the input needs no gradient
+            r = autograd.pixel_shuffle(conv(r), factor)
+        return self.tail(r)
 
     @property
     def receptive_radius(self):
