@@ -1,7 +1,7 @@
 """The networks, composed in Python from the C++ kernels. Each is a forward
 definition whose training gradients come from the tape (sr_native.autograd):
-EDSR, SRCNN, FSRCNN, ESPCN, VDSR, SRResNet, MSRResNet, BTSRN, RCAN and PAN;
-WDSR keeps a hand-written backward (its fused 1x1 pair has no tape op). Adding one:
+EDSR, WDSR, SRCNN, FSRCNN, ESPCN, VDSR, SRResNet, MSRResNet, BTSRN, RCAN and
+PAN (EDSR and WDSR also keep an in-place inference form). Adding one:
 a file here (see SRNetwork's docstring for what it provides) and a line in
 ARCHITECTURES."""
 

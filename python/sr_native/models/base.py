@@ -197,8 +197,6 @@ class SRNetwork(Module):
 
         Returns (N, n_colors, H*scale, W*scale), not clamped.
         """
-        if type(self).backward_raw is not SRNetwork.backward_raw:  # WDSR: its own named buffers
-            return self._from_net(self.forward_raw(self._to_net(x)))
         from ..autograd import recycling
 
         with recycling(self._buffers()):  # a definition's layers reuse memory (autograd.recycled)
@@ -299,7 +297,7 @@ class SRNetwork(Module):
 
     def forward_raw_train(self, x):
         """forward_definition recorded on a Tape (sr_native.autograd): what
-        training uses unless a subclass brings a hand-written backward (WDSR)."""
+        training uses."""
         from ..autograd import Tape
 
         with Tape() as tape:

@@ -1,5 +1,5 @@
 """WDSR (Yu et al., "Wide Activation for Efficient and Accurate Image
-Super-Resolution", 2018), composed from the kernels.
+Super-Resolution", 2018), defined by its forward; trained through the tape.
 
 head conv -> residual blocks with wide activation -> tail conv (to
 scale*scale*n_colors channels) + pixel shuffle, summed with a skip branch
@@ -13,7 +13,7 @@ carry weight_g / weight_v are folded into plain weights at load.
 
 import numpy as np
 
-from .. import ops
+from .. import autograd, ops
 from ..layers import Buffers, Conv2d, Module
 from . import foreign
 from .base import (DIV2K_MEAN, MAX_BLOCKS, MAX_COLORS, MAX_EXPANSION, MAX_FEATURES, Normalization, SRNetwork,
@@ -32,20 +32,9 @@ class BlockA(Module):
         wide = self.conv1(x, relu=True, out=buffers.get("wide", self.conv1.output_shape(x)))
         return self.conv2(wide, residual=x, res_scale=self.res_scale, out=out)
 
-    def forward_train(self, x):
-        wide = self.conv1(x, relu=True)
-        return self.conv2(wide, residual=x, res_scale=self.res_scale), (x, wide)
-
-    def backward(self, dy, cache, grads, prefix, buffers=None):
-        """dL/dx given dL/dy, written over dy (the caller's own scratch)."""
-        x, wide = cache
-        buffers = buffers or Buffers.like(dy)
-        scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
-        dwide = self.conv2.backward(wide, scaled, grads, prefix + "conv2.",
-                                    dx_out=buffers.get("wide_grad", wide.shape))
-        ops.relu_backward(wide, dwide, out=dwide)
-        # The skip connection: dx = dy + conv1's input gradient, in place.
-        return self.conv1.backward(x, dwide, grads, prefix + "conv1.", dx_residual=dy, dx_out=dy)
+    def definition(self, x):
+        """x + res_scale * conv2(relu(conv1(x))) over the tape's layers."""
+        return self.conv2(self.conv1(x, relu=True), residual=x, res_scale=self.res_scale)
 
 
 class BlockB(Module):
@@ -64,22 +53,11 @@ class BlockB(Module):
                                out=buffers.get("low", (x.shape[0], self.conv2.out_channels) + x.shape[2:]))
         return self.conv3(low, residual=x, res_scale=self.res_scale, out=out)
 
-    def forward_train(self, x):
-        wide = self.conv1(x, relu=True)
-        low = self.conv2(wide)
-        return self.conv3(low, residual=x, res_scale=self.res_scale), (x, wide, low)
-
-    def backward(self, dy, cache, grads, prefix, buffers=None):
-        """dL/dx given dL/dy, written over dy (the caller's own scratch)."""
-        x, wide, low = cache
-        buffers = buffers or Buffers.like(dy)
-        scaled = dy if self.res_scale == 1.0 else dy * np.float32(self.res_scale)
-        dlow = self.conv3.backward(low, scaled, grads, prefix + "conv3.",
-                                   dx_out=buffers.get("low_grad", low.shape))
-        dwide = self.conv2.backward(wide, dlow, grads, prefix + "conv2.",
-                                    dx_out=buffers.get("wide_grad", wide.shape))
-        ops.relu_backward(wide, dwide, out=dwide)
-        return self.conv1.backward(x, dwide, grads, prefix + "conv1.", dx_residual=dy, dx_out=dy)
+    def definition(self, x):
+        """x + res_scale * conv3(conv2(relu(conv1(x)))) over the tape's layers
+        (__call__ computes the 1x1 pair fused, to the same bits)."""
+        low = self.conv2(self.conv1(x, relu=True))
+        return self.conv3(low, residual=x, res_scale=self.res_scale)
 
 
 class WDSR(SRNetwork):
@@ -199,23 +177,14 @@ class WDSR(SRNetwork):
         skip = self.skip(x, out=buffers.get("skip", self.skip.output_shape(x)))
         return ops.pixel_shuffle(self.tail(r, residual=skip, out=skip), self.scale)
 
-    def forward_raw_train(self, x):
-        cache = {"x": x, "blocks": []}
+    def forward_definition(self, x):
+        """The network over the tape's layers: what training records (gradients
+        from the kernels' backward functions, sr_native.autograd). forward_raw
+        computes the same bits in place, with the B blocks' 1x1 pair fused."""
         r = self.head(x)
         for block in self.body:
-            r, block_cache = block.forward_train(r)
-            cache["blocks"].append(block_cache)
-        cache["tail_in"] = r
-        return ops.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale), cache
-
-    def backward_raw(self, dy, cache, grads):
-        du = ops.pixel_unshuffle(dy, self.scale)  # feeds both the tail and the skip conv
-        self.skip.backward(cache["x"], du, grads, "skip.", need_dx=False)  # the input needs no gradient
-        d = self.tail.backward(cache["tail_in"], du, grads, "tail.")
-        buffers = self.new_buffers()
-        for i in reversed(range(len(self.body))):
-            d = self.body[i].backward(d, cache["blocks"][i], grads, f"body.{i}.", buffers)
-        self.head.backward(cache["x"], d, grads, "head.", need_dx=False)
+            r = block.definition(r)
+        return autograd.pixel_shuffle(self.tail(r, residual=self.skip(x)), self.scale)
 
     @property
     def receptive_radius(self):

@@ -36,8 +36,7 @@ PRESETS = {
     "edsr": ("edsr", dict(n_feats=256, n_resblocks=32, res_scale=0.1)),
     "wdsr-a": ("wdsr", dict(variant="a", n_feats=32, n_resblocks=16)),
     "wdsr-b": ("wdsr", dict(variant="b", n_feats=32, n_resblocks=16)),
-    # Forward definitions trained through the tape (sr_native.autograd); EDSR
-    # and WDSR above keep their hand-written backward passes.
+    # Every network trains through the tape (sr_native.autograd).
     "srcnn": ("srcnn", dict(n1=64, n2=32, k1=9, k2=1, k3=5)),
     "espcn": ("espcn", dict(n1=64, n2=32, k1=5, k2=3, k3=3)),
     "vdsr": ("vdsr", dict(n_feats=64, n_layers=20)),
