@@ -151,7 +151,8 @@ class SRNetwork(Module):
     forward_raw(x) over layers and sr_native.autograd's ops (training
     gradients then come from the tape: forward_raw_train/backward_raw below);
     receptive_radius; activation_floats_per_pixel(); arch_args(). Optional:
-    PRESETS and from_preset, plus a training preset line in training/loop.py.
+    `presets` (named constructor arguments for from_preset), plus a training
+    preset line in training/loop.py.
     """
 
     architecture = ""
@@ -185,6 +186,13 @@ class SRNetwork(Module):
         if scale not in cls.scales:
             raise ValueError(f"{cls.__name__}: scale must be one of {cls.scales}, got {scale!r}")
         return int(scale)
+
+    presets = {}  # preset name -> constructor arguments (from_preset)
+
+    @classmethod
+    def from_preset(cls, preset, scale, **overrides):
+        """A network of a named preset (cls.presets), arguments overridden by keyword."""
+        return cls(scale, **{**check_preset(cls, cls.presets, preset), **overrides})
 
     @classmethod
     def parameter_shapes(cls, scale, **arch_args):

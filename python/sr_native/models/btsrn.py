@@ -17,7 +17,7 @@ Training gradients come from the tape (sr_native.autograd).
 from .. import autograd
 from ..layers import Conv2d, ConvTranspose2d, Module
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_int,
-                   check_parameter_memory, check_preset, conv_shapes)
+                   check_parameter_memory, conv_shapes)
 from .edsr import upsample_factors
 
 PRESETS = {"btsrn": dict(n_feats=64, n_proj=64, n_lr=6, n_hr=4)}
@@ -46,6 +46,7 @@ class BTSRN(SRNetwork):
     """
 
     architecture = "btsrn"
+    presets = PRESETS
 
     def __init__(self, scale, n_feats=64, n_proj=64, n_lr=6, n_hr=4, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, n_feats=n_feats, n_proj=n_proj, n_lr=n_lr, n_hr=n_hr,
@@ -81,9 +82,6 @@ class BTSRN(SRNetwork):
         conv_shapes(shapes, "tail", c, f, 3)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        return cls(scale, **{**check_preset(cls, PRESETS, preset), **overrides})
 
     def forward_raw(self, x):
         h = self.head(x)

@@ -49,6 +49,7 @@ class EDSR(SRNetwork):
     """
 
     architecture = "edsr"
+    presets = PRESETS
 
     def __init__(self, scale, n_feats=64, n_resblocks=16, res_scale=1.0, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, n_feats=n_feats, n_resblocks=n_resblocks, res_scale=res_scale,
@@ -85,11 +86,6 @@ class EDSR(SRNetwork):
         conv("tail", c, f)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown EDSR preset {preset!r}; choose from {sorted(PRESETS)}")
-        return cls(scale, **{**PRESETS[preset], **overrides})
 
     def forward_raw(self, x):
         # Every activation lives in this thread's kept buffers; only the

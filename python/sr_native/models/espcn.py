@@ -29,6 +29,7 @@ class ESPCN(SRNetwork):
     """
 
     architecture = "espcn"
+    presets = PRESETS
 
     def __init__(self, scale, n1=64, n2=32, k1=5, k2=3, k3=3, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, n1=n1, n2=n2, k1=k1, k2=k2, k3=k3, n_colors=n_colors)
@@ -51,11 +52,6 @@ class ESPCN(SRNetwork):
                 "conv2.weight": (n2, n1, k2, k2), "conv2.bias": (n2,),
                 "conv3.weight": (out, n2, k3, k3), "conv3.bias": (out,)}
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown ESPCN preset {preset!r}; choose from {sorted(PRESETS)}")
-        return cls(scale, **{**PRESETS[preset], **overrides})
 
     def forward_raw(self, x):
         x = autograd.tanh(self.conv1(x))

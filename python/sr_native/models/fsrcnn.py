@@ -17,7 +17,7 @@ from .. import autograd
 from ..layers import Conv2d, ConvTranspose2d, PReLU
 from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, SRNetwork, check_int, check_parameter_memory,
-                   check_preset, conv_shapes, reach)
+                   conv_shapes, reach)
 from .foreign import scale_option
 from .srcnn import plain_normalization
 
@@ -55,6 +55,7 @@ class FSRCNN(SRNetwork):
     """
 
     architecture = "fsrcnn"
+    presets = PRESETS
 
     def __init__(self, scale, d=56, s=12, m=4, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, d=d, s=s, m=m, n_colors=n_colors)
@@ -91,9 +92,6 @@ class FSRCNN(SRNetwork):
         shapes["deconv.weight"], shapes["deconv.bias"] = (d, c, DECONV_KERNEL, DECONV_KERNEL), (c,)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        return cls(scale, **{**check_preset(cls, PRESETS, preset), **overrides})
 
     def forward_raw(self, x):
         h = self.feature_act(self.feature(x))

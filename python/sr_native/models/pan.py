@@ -21,7 +21,7 @@ import math
 from .. import autograd
 from ..layers import Conv2d, Module
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, SRNetwork, check_int, check_parameter_memory,
-                   check_preset, conv_shapes)
+                   conv_shapes)
 from .edsr import upsample_factors
 from .srcnn import plain_normalization
 
@@ -86,6 +86,7 @@ class PAN(SRNetwork):
     """
 
     architecture = "pan"
+    presets = PRESETS
 
     def __init__(self, scale, nf=40, unf=24, n_blocks=16, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, nf=nf, unf=unf, n_blocks=n_blocks, n_colors=n_colors)
@@ -129,9 +130,6 @@ class PAN(SRNetwork):
         conv_shapes(shapes, "tail", c, unf, 3)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        return cls(scale, **{**check_preset(cls, PRESETS, preset), **overrides})
 
     def forward_raw(self, x):
         h = self.head(x)

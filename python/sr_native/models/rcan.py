@@ -17,7 +17,7 @@ from .. import autograd
 from ..layers import Conv2d, Module
 from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, Normalization, SRNetwork, check_int,
-                   check_parameter_memory, check_preset, conv_shapes)
+                   check_parameter_memory, conv_shapes)
 from .edsr import upsample_factors
 
 PRESETS = {
@@ -67,6 +67,7 @@ class RCAN(SRNetwork):
     """
 
     architecture = "rcan"
+    presets = PRESETS
     inexact_tiling = "channel attention averages whole feature maps"
 
     def __init__(self, scale, n_feats=64, n_resgroups=10, n_resblocks=20, reduction=16, n_colors=3,
@@ -110,9 +111,6 @@ class RCAN(SRNetwork):
         conv_shapes(shapes, "tail", c, f, 3)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        return cls(scale, **{**check_preset(cls, PRESETS, preset), **overrides})
 
     def forward_raw(self, x):
         h = self.head(x)

@@ -50,6 +50,7 @@ class SRCNN(SRNetwork):
     """
 
     architecture = "srcnn"
+    presets = PRESETS
 
     def __init__(self, scale, n1=64, n2=32, k1=9, k2=1, k3=5, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, n1=n1, n2=n2, k1=k1, k2=k2, k3=k3, n_colors=n_colors)
@@ -71,11 +72,6 @@ class SRCNN(SRNetwork):
                 "conv2.weight": (n2, n1, k2, k2), "conv2.bias": (n2,),
                 "conv3.weight": (c, n2, k3, k3), "conv3.bias": (c,)}
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown SRCNN preset {preset!r}; choose from {sorted(PRESETS)}")
-        return cls(scale, **{**PRESETS[preset], **overrides})
 
     def forward_raw(self, x):
         x = autograd.upsample_bicubic(x, self.scale)

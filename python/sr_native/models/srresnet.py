@@ -17,7 +17,7 @@ from .. import autograd
 from ..layers import BatchNorm2d, Conv2d, Module, PReLU
 from . import foreign
 from .base import (MAX_BLOCKS, MAX_COLORS, MAX_FEATURES, SRNetwork, batch_norm_shapes, check_int,
-                   check_parameter_memory, check_preset, conv_shapes, reach)
+                   check_parameter_memory, conv_shapes, reach)
 from .edsr import upsample_factors
 from .srcnn import plain_normalization
 
@@ -59,6 +59,7 @@ class SRResNet(SRNetwork):
     """
 
     architecture = "srresnet"
+    presets = PRESETS
 
     def __init__(self, scale, n_feats=64, n_blocks=16, batch_norm=True, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, n_feats=n_feats, n_blocks=n_blocks, batch_norm=batch_norm,
@@ -105,9 +106,6 @@ class SRResNet(SRNetwork):
         conv_shapes(shapes, "tail", c, f, 9)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        return cls(scale, **{**check_preset(cls, PRESETS, preset), **overrides})
 
     def forward_raw(self, x):
         h = self.head_act(self.head(x))
@@ -174,6 +172,7 @@ class MSRResNet(SRNetwork):
     """
 
     architecture = "msrresnet"
+    presets = {"msrresnet": dict(num_feat=64, num_block=16)}  # BasicSR's MSRResNet
 
     def __init__(self, scale, num_feat=64, num_block=16, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, num_feat=num_feat, num_block=num_block, n_colors=n_colors)

@@ -33,6 +33,7 @@ class VDSR(SRNetwork):
     """
 
     architecture = "vdsr"
+    presets = PRESETS
 
     def __init__(self, scale, n_feats=64, n_layers=20, n_colors=3, normalization=None):
         shapes = self.parameter_shapes(scale, n_feats=n_feats, n_layers=n_layers, n_colors=n_colors)
@@ -55,11 +56,6 @@ class VDSR(SRNetwork):
         shapes["tail.weight"], shapes["tail.bias"] = (c, f, 3, 3), (c,)
         return shapes
 
-    @classmethod
-    def from_preset(cls, preset, scale, **overrides):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown VDSR preset {preset!r}; choose from {sorted(PRESETS)}")
-        return cls(scale, **{**PRESETS[preset], **overrides})
 
     def forward_raw(self, x):
         up = autograd.upsample_bicubic(x, self.scale)
