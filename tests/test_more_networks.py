@@ -273,3 +273,10 @@ def test_luma_model_runs_on_y_and_leaves_chroma_to_bicubic(rng):
     np.testing.assert_allclose(ycc_out[..., 0], want_y, atol=1e-5)
     np.testing.assert_allclose(ycc_out[..., 1], resize(np.ascontiguousarray(ycc_in[..., 1]), size=(40, 36),
                                                        method="bicubic"), atol=1e-5)
+
+
+def test_batch_norm_network_is_refused_on_the_gpu_before_anything_moves(rng):
+    net = random_network("srresnet", 2, rng)
+    with pytest.raises(TypeError, match="batch norm, which has no CUDA kernel"):
+        net.to("cuda")
+    assert all(isinstance(p, np.ndarray) for p in net.state_dict().values())

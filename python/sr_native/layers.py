@@ -291,11 +291,21 @@ class Module:
                 param[...] = values[key]
 
     def to(self, device):
-        """Move every parameter to "cpu" (numpy arrays) or "cuda" (DeviceArrays), in place; returns self."""
+        """Move every parameter to "cpu" (numpy arrays) or "cuda" (DeviceArrays), in place; returns self.
+        A layer with no CUDA kernel (batch norm) is refused before anything moves."""
         device = cuda.check_device(device, f"{type(self).__name__}.to")
+        if device == "cuda":
+            self.refuse_cpu_only_layers()
         for value in vars(self).values():
             _to(value, device)
         return self
+
+    def refuse_cpu_only_layers(self):
+        """TypeError naming the first layer that has no CUDA kernel (batch norm)."""
+        for prefix, layer in walk_layers(self):
+            if isinstance(layer, BatchNorm2d):
+                raise TypeError(f"{type(self).__name__}.to: {prefix.rstrip('.')} is a batch norm, which has no "
+                                "CUDA kernel yet; the network stays on the CPU")
 
     def num_parameters(self):
         return int(sum(p.size for _, p in self.named_parameters()))

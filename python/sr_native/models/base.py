@@ -216,6 +216,8 @@ class SRNetwork(Module):
         On "cuda" the network takes and returns sr_native.cuda.DeviceArrays,
         and sr_native.upscale(..., model=net) runs it on the GPU.
         """
+        if device in ("cuda", "cuda:0", "gpu"):
+            self.refuse_cpu_only_layers()  # before the machine is checked: the answer does not depend on it
         device = cuda.check_device(device, f"{type(self).__name__}.to")
         if device != self.on_device:
             super().to(device)
