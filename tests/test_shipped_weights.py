@@ -20,6 +20,15 @@ DOCUMENTED_PSNR = {
     "wdsr-b-x2": (36.846, 32.499),
     "wdsr-b-x3": (33.166, 29.501),
     "wdsr-b-x4": (30.905, 27.746),
+    "espcn-x2": (36.278, 32.108),
+    "espcn-x3": (32.202, 28.851),
+    "espcn-x4": (29.628, 26.831),
+    "fsrcnn-x2": (36.573, 32.329),
+    "fsrcnn-x3": (32.508, 29.112),
+    "fsrcnn-x4": (29.994, 27.078),
+    "srcnn-x2": (35.314, 31.512),
+    "srcnn-x3": (31.374, 28.317),
+    "srcnn-x4": (29.146, 26.535),
 }
 DOCUMENTED_TOL = 0.01  # the tables give two or three decimals
 
