@@ -1,8 +1,10 @@
 """Reverse-mode gradients over the kernels: a tape.
 
-A network is written once, as its forward over layers.Conv2d / layers.PReLU
-and the functions here (relu, tanh, prelu, pixel_shuffle, add,
-upsample_bicubic). Each op runs its kernel; while a Tape records on this
+A network is written once, as its forward over the layers (Conv2d,
+ConvTranspose2d, BatchNorm2d, PReLU) and the functions here (relu, tanh,
+sigmoid, leaky_relu, prelu, pixel_shuffle, add, scale, concat,
+upsample_nearest, global_avg_pool, channel_gate, pixel_gate, and
+upsample_input / upsample_bicubic for the network's input). Each op runs its kernel; while a Tape records on this
 thread (``with Tape() as tape:``) the op also appends (its backward, its
 inputs, its output) to the tape. ``tape.backward(output, dy)`` walks the
 records in reverse: each backward gets the gradient of its op's output and
