@@ -21,7 +21,21 @@ def _move(array, device):
     return cuda.to_device(array) if device == "cuda" else cuda.to_host(array)
 
 
-class Conv2d:
+class _WeightAndBias:
+    """A layer holding `weight` and an optional `bias` (None): their moves and state-dict names."""
+
+    def to(self, device):
+        """Move the weight and bias to "cpu" (numpy) or "cuda" (DeviceArrays), in place."""
+        self.weight, self.bias = _move(self.weight, device), _move(self.bias, device)
+        return self
+
+    def named_parameters(self, prefix):
+        yield prefix + "weight", self.weight
+        if self.bias is not None:
+            yield prefix + "bias", self.bias
+
+
+class Conv2d(_WeightAndBias):
     """Weight (O, C, K, K) and optional bias (O,), float32; stride 1, "same" padding."""
 
     def __init__(self, in_channels, out_channels, kernel_size, bias=True):
@@ -64,18 +78,8 @@ class Conv2d:
     def output_shape(self, x):
         return (x.shape[0], self.out_channels, x.shape[2], x.shape[3])
 
-    def to(self, device):
-        """Move the weight and bias to "cpu" (numpy) or "cuda" (DeviceArrays), in place."""
-        self.weight, self.bias = _move(self.weight, device), _move(self.bias, device)
-        return self
 
-    def named_parameters(self, prefix):
-        yield prefix + "weight", self.weight
-        if self.bias is not None:
-            yield prefix + "bias", self.bias
-
-
-class ConvTranspose2d:
+class ConvTranspose2d(_WeightAndBias):
     """Transposed convolution (PyTorch's ConvTranspose2d, groups 1): weight
     (C, O, K, K), optional bias (O,); output (H - 1) * stride - 2 * padding +
     K + output_padding high (and wide)."""
@@ -100,15 +104,6 @@ class ConvTranspose2d:
 
     def __call__(self, x):
         return autograd.conv_transpose2d(self, x)
-
-    def to(self, device):
-        self.weight, self.bias = _move(self.weight, device), _move(self.bias, device)
-        return self
-
-    def named_parameters(self, prefix):
-        yield prefix + "weight", self.weight
-        if self.bias is not None:
-            yield prefix + "bias", self.bias
 
 
 class BatchNorm2d:
