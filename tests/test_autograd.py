@@ -267,3 +267,36 @@ def test_wdsr_inference_form_equals_its_definition(variant, scale, rng):
     x = rng.standard_normal((2, 3, 7, 9)).astype(np.float32)
     names = ["head.weight", "body.1.conv1.weight", "body.0.conv2.bias", "tail.weight", "skip.weight"]
     check_definition_and_tape(net, x, rng, names + (["body.1.conv3.weight"] if variant == "b" else []))
+
+
+@pytest.mark.parametrize("r, shape", [(2, (1, 1, 2, 2)), (2, (3, 5, 6, 10)), (3, (2, 7, 9, 3)), (4, (1, 3, 8, 12))])
+def test_pixel_unshuffle_on_the_tape_is_the_adjoint_of_shuffle(r, shape, rng):
+    """Space to depth (Real-ESRGAN's x2/x1 inputs, strided convolutions): its
+    gradient is pixel_shuffle, so <unshuffle(x), g> == <x, grad> exactly."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    with autograd.Tape() as tape:
+        tape.watch(x)
+        y = autograd.pixel_unshuffle(x, r)
+    n, c, h, w = shape
+    assert y.shape == (n, c * r * r, h // r, w // r)
+    np.testing.assert_array_equal(y, ops.pixel_unshuffle(x, r))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    tape.backward(y, g)
+    dx = tape.input_grad(x)
+    np.testing.assert_array_equal(dx, ops.pixel_shuffle(g, r))
+    assert np.isclose(np.dot(y.ravel().astype(np.float64), g.ravel()), np.dot(x.ravel().astype(np.float64), dx.ravel()))
+    np.testing.assert_array_equal(autograd.pixel_unshuffle(x, r), y)  # no tape: the same values
+
+
+def test_pixel_unshuffle_gradient_matches_pytorch(rng, torch):
+    x = rng.standard_normal((2, 3, 6, 8)).astype(np.float32)
+    g = rng.standard_normal((2, 12, 3, 4)).astype(np.float32)
+    with autograd.Tape() as tape:
+        tape.watch(x)
+        y = autograd.pixel_unshuffle(x, 2)
+    tape.backward(y, g)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.nn.functional.pixel_unshuffle(xt, 2)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(tape.input_grad(x), xt.grad.numpy())

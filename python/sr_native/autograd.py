@@ -2,7 +2,7 @@
 
 A network is written once, as its forward over the layers (Conv2d,
 ConvTranspose2d, BatchNorm2d, PReLU) and the functions here (relu, tanh,
-sigmoid, leaky_relu, prelu, pixel_shuffle, add, scale, concat,
+sigmoid, leaky_relu, prelu, pixel_shuffle, pixel_unshuffle, add, scale, concat,
 upsample_nearest, global_avg_pool, channel_gate, pixel_gate, and
 upsample_input / upsample_bicubic for the network's input). Each op runs its kernel; while a Tape records on this
 thread (``with Tape() as tape:``) the op also appends (its backward, its
@@ -225,6 +225,17 @@ def pixel_shuffle(x, r):
         return ops.pixel_shuffle(x, r, out=recycled((n, c // (r * r), h * r, w * r)))
     y = ops.pixel_shuffle(x, r)
     return _elementwise(y, x, lambda dy: (ops.pixel_unshuffle(dy, r),))
+
+
+def pixel_unshuffle(x, r):
+    """(N, C, H*r, W*r) -> (N, C*r*r, H, W) (PyTorch's order): space to depth,
+    as Real-ESRGAN's x2 and x1 inputs and a stride-r convolution written as
+    unshuffle + stride-1 convolution; its backward is pixel_shuffle."""
+    if current_tape() is None:
+        n, c, h, w = x.shape
+        return ops.pixel_unshuffle(x, r, out=recycled((n, c * r * r, h // r, w // r)))
+    y = ops.pixel_unshuffle(x, r)
+    return _elementwise(y, x, lambda dy: (ops.pixel_shuffle(dy, r),))
 
 
 def add(a, b, alpha=1.0):
