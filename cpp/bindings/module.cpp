@@ -207,4 +207,5 @@ PYBIND11_MODULE(_core, m) {
     bind::register_elementwise(m);
     bind::register_machine(m);
     bind::register_resize(m);
+    bind::register_max_pool2d(m);
 }

@@ -17,4 +17,5 @@ void register_losses(pybind11::module_& m);
 void register_elementwise(pybind11::module_& m);
 void register_machine(pybind11::module_& m);
 void register_resize(pybind11::module_& m);
+void register_max_pool2d(pybind11::module_& m);
 }  // namespace sr_native::bind

@@ -3,7 +3,7 @@
 A network is written once, as its forward over the layers (Conv2d,
 ConvTranspose2d, BatchNorm2d, PReLU) and the functions here (relu, tanh,
 sigmoid, leaky_relu, prelu, pixel_shuffle, pixel_unshuffle, add, scale, concat,
-upsample_nearest, global_avg_pool, channel_gate, pixel_gate, and
+upsample_nearest, global_avg_pool, channel_gate, pixel_gate, max_pool2d, and
 upsample_input / upsample_bicubic for the network's input). Each op runs its kernel; while a Tape records on this
 thread (``with Tape() as tape:``) the op also appends (its backward, its
 inputs, its output) to the tape. ``tape.backward(output, dy)`` walks the
@@ -485,3 +485,11 @@ def upsample_input(x, s, method):
         for j in range(c):
             y[i, j] = resize(np.ascontiguousarray(host[i, j]), size=(h * s, w * s), method=method)
     return cuda.to_device(y) if on_gpu else y
+
+
+def max_pool2d(x, k=2, s=None):
+    """(N, C, H, W) -> (N, C, (H - k) // s + 1, (W - k) // s + 1), the maximum of
+    each k x k window at stride s (default k; VGG's is k = s = 2). Its backward
+    sends dy to each window's argmax, recomputed from x (ties: the first)."""
+    y = ops.max_pool2d(x, k, s)
+    return _elementwise(y, x, lambda dy: (ops.max_pool2d_backward(x, dy, k, s),))

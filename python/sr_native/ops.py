@@ -413,6 +413,36 @@ def global_avg_pool_backward(dy, h, w, *, reference=None):
     return _core.global_avg_pool_backward(dy, _int(h, op, "h"), _int(w, op, "w"), reference=reference)
 
 
+def _pool_window(k, s, op):
+    """(k, s) as ints, s defaulting to k (PyTorch's default stride)."""
+    k = _int(k, op, "k")
+    s = k if s is None else _int(s, op, "s")
+    return k, s
+
+
+def max_pool2d(x, k=2, s=None, *, reference=None):
+    """Maximum over each k x k window at stride s (default k), no padding:
+    (N, C, H, W) -> (N, C, (H - k) // s + 1, (W - k) // s + 1), PyTorch's floor
+    sizes; H and W must be >= k. A window holding a NaN gives NaN (PyTorch's
+    CPU rule). VGG pools with k = s = 2."""
+    op = "max_pool2d"
+    reference = _ref(reference, op)
+    _numpy_only(op, x)
+    k, s = _pool_window(k, s, op)
+    return _core.max_pool2d(x, k, s, reference=reference)
+
+
+def max_pool2d_backward(x, dy, k=2, s=None, *, reference=None):
+    """dx of x's shape: each dy value added at its window's argmax in x (the
+    first maximum in row-major order, as PyTorch; of several NaNs the last),
+    zero elsewhere. dy has max_pool2d(x, k, s)'s shape."""
+    op = "max_pool2d_backward"
+    reference = _ref(reference, op)
+    _numpy_only(op, x, dy)
+    k, s = _pool_window(k, s, op)
+    return _core.max_pool2d_backward(x, dy, k, s, reference=reference)
+
+
 def sigmoid(x, *, out=None, reference=None):
     """1 / (1 + exp(-x)), any shape, computed from exp(-|x|) so large |x| never
     overflows (sigmoid(-100) is the float32 subnormal 3.8e-44); NaN propagates.

@@ -16,6 +16,7 @@ _NAMES = [
     "add_scaled", "channel_affine", "channel_sum", "adam_step",
     "batch_norm_train", "batch_norm_backward", "global_avg_pool", "global_avg_pool_backward",
     "sigmoid", "sigmoid_backward", "channel_gate", "channel_gate_backward", "pixel_gate", "pixel_gate_backward",
+    "max_pool2d", "max_pool2d_backward",
 ]
 
 for _name in _NAMES:

@@ -207,6 +207,25 @@ void pixel_gate_forward(const float* x, const float* g, float* y, int64_t n, int
 void pixel_gate_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
                          int64_t n, int64_t c, int64_t gc, int64_t hw);
 
+// ------------------------------------------------------------ max_pool2d
+// x (N, C, H, W) -> y (N, C, HO, WO): the maximum over each K x K window at
+// stride S, no padding, PyTorch's floor sizes HO = (H - K) / S + 1 (same for
+// W); needs 1 <= K <= H, K <= W, S >= 1. VGG's pooling is K = S = 2.
+// The window's argmax is its first maximum in row-major order (ties go to
+// the first, as PyTorch); a NaN counts as larger than every number, and of
+// several NaNs the last one is the argmax (PyTorch's CPU rule, `v > max ||
+// isnan(v)`), so a window holding a NaN outputs NaN.
+// Backward, from x (the argmax is recomputed, no index array is kept):
+// dx = 0, then dx[argmax of each window] += dy (written; overlapping windows,
+// K > S, add up in row-major order of the outputs).
+struct MaxPool2dShape {
+    int64_t n, c, h, w;  // input
+    int64_t k, s;        // window and stride
+    int64_t ho, wo;      // output, (h - k) / s + 1 and (w - k) / s + 1
+};
+void max_pool2d_forward(const float* x, float* y, const MaxPool2dShape& s);
+void max_pool2d_backward(const float* x, const float* dy, float* dx, const MaxPool2dShape& s);
+
 // ----------------------------------------------------------------- resize
 // See resize.h.
 
@@ -261,6 +280,8 @@ void pixel_gate_forward(const float* x, const float* g, float* y, int64_t n, int
                         int64_t hw);
 void pixel_gate_backward(const float* x, const float* g, const float* dy, float* dx, float* dg,
                          int64_t n, int64_t c, int64_t gc, int64_t hw);
+void max_pool2d_forward(const float* x, float* y, const MaxPool2dShape& s);
+void max_pool2d_backward(const float* x, const float* dy, float* dx, const MaxPool2dShape& s);
 }  // namespace ref
 
 }  // namespace sr_native
