@@ -376,7 +376,8 @@ def _save_image(frames, dst, meta, args):
 def _check_option_conflicts(args):
     if args.method is not None:
         for given, name in ((args.model, "--model"), (args.self_ensemble, "--self-ensemble"),
-                            (args.tile is not None, "--tile"), (args.device is not None, "--device")):
+                            (args.tile is not None, "--tile"), (args.device is not None, "--device"),
+                            (args.outscale is not None, "--outscale")):
             if given:
                 raise UsageError(f"{name} applies to the network; --method {args.method} is a plain resize")
     if args.lossless and args.quality is not None:
@@ -484,11 +485,12 @@ def cmd_upscale(args):
             frames, meta = _read_image(src)
             results = []
             for pixels, back in frames:
-                _check_result_fits(pixels, net.scale if net is not None else args.scale, len(frames))
+                _check_result_fits(pixels, args.scale if net is None else max(net.scale, args.outscale or 0),
+                                   len(frames))
                 if net is None:
                     out = sr_native.resize(pixels, args.scale, method=args.method)
                 else:
-                    out = sr_native.upscale(pixels, net.scale, model=net, tile=tile,
+                    out = sr_native.upscale(pixels, net.scale, model=net, tile=tile, outscale=args.outscale,
                                             self_ensemble=args.self_ensemble,
                                             progress=show and image_bar is None and len(frames) == 1)
                 results.append(back(out))
@@ -560,6 +562,23 @@ def cmd_train(args):
         "loss", "clip_grad", "val_every", "checkpoint_every", "seed")}
     options.update(val_dir=args.val or "", lr_folder=args.lr_folder or "", init_from=args.init_from or "",
                    skip_init=args.skip_init, patch_schedule=args.patch_schedule or [])
+    if args.degradation is not None:
+        from .degradations import PRESETS as DEGRADATIONS
+
+        if args.degradation not in DEGRADATIONS:
+            _check_regular(args.degradation, "--degradation")
+            if not Path(args.degradation).exists():
+                raise UsageError(f"--degradation: {args.degradation} is neither a preset "
+                                 f"({', '.join(sorted(DEGRADATIONS))}) nor a JSON file")
+        options["degradation"] = args.degradation
+    if args.perceptual is not None:
+        _check_regular(args.perceptual, "--perceptual")
+    if args.perceptual_layers is not None and args.perceptual is None:
+        raise UsageError("--perceptual-layers: needs --perceptual VGG19.pth")
+    options.update(pixel_weight=args.pixel_weight, perceptual=args.perceptual or "",
+                   perceptual_layers=args.perceptual_layers or {}, perceptual_weight=args.perceptual_weight,
+                   gan=args.gan or "", gan_weight=args.gan_weight, discriminator=args.discriminator,
+                   d_lr=args.d_lr)
     if args.luma:
         options["model_args"] = {"n_colors": 1}
     if args.threads:
@@ -578,6 +597,10 @@ def cmd_eval(args):
     _check_folder(args.data, "--data")
     if args.lr_folder is not None:
         _check_folder(args.lr_folder, "--lr-folder")
+    if args.degrade is not None:
+        from .degradations import parse_spec
+
+        parse_spec(args.degrade)  # a bad spec stops here, before a model is loaded
     if args.csv is not None:
         _check_regular(args.csv, "--csv")
         if not Path(args.csv).resolve().parent.is_dir():
@@ -599,10 +622,12 @@ def cmd_eval(args):
         raise UsageError("--no-baselines without --model leaves nothing to evaluate")
     result = evaluation.evaluate(args.data, args.scale, model=args.model, baselines=baselines,
                                  lr_folder=args.lr_folder, make_lr=args.make_lr,
-                                 self_ensemble=args.self_ensemble, progress=_show_progress(args))
+                                 self_ensemble=args.self_ensemble, progress=_show_progress(args),
+                                 degrade=args.degrade, degrade_seed=args.degrade_seed)
     sources = sorted({r["lr"] for r in result.rows})
+    seed = f" (degrade seed {result.degrade_seed})" if result.degrade else ""
     print(f"{args.data}  x{args.scale}  ({len(result.rows) // max(1, len(result.methods()))} images, "
-          f"LR: {', '.join(sources)}; PSNR/SSIM on Y, {args.scale} px shaved)")
+          f"LR: {', '.join(sources)}{seed}; PSNR/SSIM on Y, {args.scale} px shaved)")
     width = max(len(m) for m in result.methods())
     print(f"  {'method':<{width}}  PSNR dB    SSIM")
     for m in result.methods():
@@ -724,6 +749,21 @@ def _shipped_models():
         return "none found"
 
 
+def _layer_weights(text):
+    """'conv5_4:1.0,conv4_4:0.5' -> {'conv5_4': 1.0, 'conv4_4': 0.5} (weights finite, >= 0)."""
+    weights = {}
+    for part in text.split(","):
+        name, sep, weight = part.strip().partition(":")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = float("nan")
+        if not sep or not name.strip() or not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"expected LAYER:WEIGHT,... with weights >= 0, got {text!r}")
+        weights[name.strip()] = value
+    return weights
+
+
 def _patch_schedule(text):
     """'0:24,20000:32' -> [[0, 24], [20000, 32]] (starts increasing, sizes >= 1)."""
     schedule = []
@@ -792,6 +832,9 @@ def build_parser():
                          "and allow writing over an input")
     up.add_argument("--method", default=None, choices=["nearest", "bilinear", "bicubic", "lanczos3", "area"],
                     help="resize with this kernel instead of a network")
+    up.add_argument("--outscale", type=_float_in(above=0), default=None,
+                    help="output size factor, any number > 0: the network runs at its own scale, then its "
+                         "output is resized (Lanczos-3) to this factor, as Real-ESRGAN's --outscale")
     _add_common(up)
     up.set_defaults(func=cmd_upscale, interrupted="run the same command again to continue (finished "
                                                   "images are skipped)")
@@ -802,6 +845,9 @@ def build_parser():
         "MATLAB-compatible bicubic resize unless --lr-folder is given.\n\nexamples:\n"
         "  sr-native train ../shared/data/train --val ../shared/data/set5/HR --scale 2 --out runs/edsr-x2\n"
         "  sr-native train ../shared/data/train --out runs/edsr-x2 --resume   # continue where it stopped\n"
+        "  sr-native train ../shared/data/train --model srresnet-nobn --scale 4 --out runs/srgan-x4 "
+        "--init-from runs/srresnet-x4/model.safetensors --perceptual vgg19-dcbb9e9d.pth --gan ragan "
+        "--pixel-weight 0.01   # SRGAN/ESRGAN's phase 2\n"
         "(../shared/data is the development data folder beside a checkout; give your own image folders)"))
     tr.add_argument("data", help="folder of HR images (searched recursively), or a DIV2K root")
     tr.add_argument("--out", required=True, help="run folder: checkpoint, model, log, curves (a new folder, "
@@ -811,6 +857,10 @@ def build_parser():
                     help="architecture")
     tr.add_argument("--val", help="folder of HR validation images")
     tr.add_argument("--lr-folder", help="folder of given LR images (DIV2K naming: 0001x2.png)")
+    tr.add_argument("--degradation", metavar="PRESET|FILE.json",
+                    help="make each LR patch from its HR crop with the real-photo degradation model (blur, "
+                         "resize, noise, JPEG, twice; sr_native.degradations): realesrgan (Real-ESRGAN's "
+                         "settings), light (weaker, for x2) or a JSON file of fields; recorded in the weights")
     tr.add_argument("--luma", action="store_true",
                     help="a 1-channel network trained on the luma (Y of MATLAB's BT.601 YCbCr); upscale runs "
                          "it on an image's Y and resizes the chroma bicubically (as SRCNN/FSRCNN/ESPCN did)")
@@ -838,6 +888,24 @@ def build_parser():
     tr.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, help="random seed (patches, initial weights)")
     tr.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                     help="where the network trains (cuda: the CUDA build and an NVIDIA GPU)")
+    ft = tr.add_argument_group("perceptual and adversarial fine-tuning (SRGAN/ESRGAN's phase 2; start it "
+                               "--init-from the phase-1 weights)")
+    ft.add_argument("--pixel-weight", type=_float_in(0), default=1.0,
+                    help="weight of the pixel loss (--loss); ESRGAN uses 0.01 with --gan")
+    ft.add_argument("--perceptual", metavar="VGG19.pth",
+                    help="add a VGG19 feature loss; torchvision's ImageNet file vgg19-dcbb9e9d.pth, read "
+                         "without PyTorch")
+    ft.add_argument("--perceptual-layers", type=_layer_weights, default=None, metavar="LAYER:WEIGHT,...",
+                    help="VGG19 layers (before their ReLU) and weights, e.g. conv5_4:1.0 (the default)")
+    ft.add_argument("--perceptual-weight", type=_float_in(0), default=1.0, help="weight of the perceptual loss")
+    ft.add_argument("--gan", choices=["vanilla", "ragan"],
+                    help="add an adversarial loss: vanilla (SRGAN) or ragan (ESRGAN's relativistic average)")
+    ft.add_argument("--gan-weight", type=_float_in(0), default=5e-3, help="weight of the generator's GAN loss")
+    ft.add_argument("--discriminator", default="vgg", choices=["vgg", "unet"],
+                    help="vgg: SRGAN's (HR patches multiples of 16 px); unet: Real-ESRGAN's with spectral norm "
+                         "(multiples of 8)")
+    ft.add_argument("--d-lr", type=_float_in(0), default=1e-4,
+                    help="the discriminator's learning rate (on the generator's schedule)")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     _add_common(tr)
     tr.set_defaults(func=cmd_train, interrupted="resume with --resume (from the last checkpoint)")
@@ -852,6 +920,7 @@ def build_parser():
         "  sr-native eval --data ../shared/data/set5 --scale 2                       # baselines only\n"
         "  sr-native eval --model edsr-baseline-x2 --data ../shared/data/set5 --csv set5_x2.csv\n"
         "  sr-native eval --model runs/edsr-x2/model.safetensors --data my_hr_folder\n"
+        "  sr-native eval --model edsr-baseline-x4 --data ../shared/data/set14 --degrade jpeg=40,noise=5\n"
         "(../shared/data is the development data folder beside a checkout; a fresh clone has none)"))
     ev.add_argument("--data", required=True, help="a set root (set5/), its image_SRF_S folder, or a folder of HR images")
     ev.add_argument("--scale", type=_float_in(above=0), default=None,
@@ -862,6 +931,10 @@ def build_parser():
     ev.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (EDSR+)")
     ev.add_argument("--no-baselines", action="store_true", help="list only the model")
     ev.add_argument("--csv", help="write per-image PSNR/SSIM (and the means) to this CSV file")
+    ev.add_argument("--degrade", metavar="SPEC",
+                    help="degrade every LR image by these steps, in order, before scoring, e.g. jpeg=40,noise=5 "
+                         "(noise=S: Gaussian sigma on 0-255; jpeg=Q: quality 1..100; blur=S: Gaussian sigma px)")
+    ev.add_argument("--degrade-seed", type=_int_in(0, 2**63 - 1), default=0, help="seed of --degrade's noise")
     _add_common(ev)
     ev.set_defaults(func=cmd_eval, interrupted="nothing was written")
 

@@ -122,7 +122,7 @@ def upscale(array, scale=2, *, model=None, tile="auto", self_ensemble=False, val
         row = []
         for c0, c1 in _spans(array.chunks[1]):
             # The window upscale would run a tile with this core through.
-            a0, a1, b0, b1 = _window(h, w, scale, (r0, r1, c0, c1), overlap)
+            a0, a1, b0, b1 = _window(h, w, scale, (r0, r1, c0, c1), overlap, net.input_fold)
             piece = array[a0:a1, b0:b1]
             task = delayed(_upscale_block, pure=True)(piece, scale, spec, (r0 - a0, c0 - b0, r1 - r0, c1 - c0),
                                                       options)

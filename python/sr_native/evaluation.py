@@ -11,10 +11,17 @@ what reproduces the published Set14 numbers (bridge is gray).
 
 Baselines are upscalings of the same LR image with `resize`: nearest,
 bicubic and lanczos3, as the published tables list them.
+
+With `degrade` (a spec such as "jpeg=40,noise=5", sr_native.degradations),
+every LR image (the set's own or the bicubic one) is degraded by those steps
+in the order written before any method sees it, to score real-photo models;
+the noise of each image is drawn from a Generator seeded by `degrade_seed`
+and the image's name, so a score does not depend on the other images.
 """
 
 import csv
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +46,8 @@ class EvalPair:
 class EvalResult:
     scale: int
     rows: list = field(default_factory=list)  # dicts: image, method, psnr, ssim, lr
+    degrade: str = ""  # the degradation spec applied to the LR images ("" = none)
+    degrade_seed: int = 0
 
     def methods(self):
         return list(dict.fromkeys(r["method"] for r in self.rows))
@@ -185,12 +194,16 @@ def _find_lr(folder, hr_path, scale):
 
 
 def evaluate(data, scale, *, model=None, baselines=BASELINES, lr_folder=None, make_lr=False,
-             self_ensemble=False, tile="auto", progress=False):
+             self_ensemble=False, tile="auto", progress=False, degrade=None, degrade_seed=0):
     """PSNR/SSIM of a model and the resize baselines on a test set.
 
     model: a loaded network, a weight file, a shipped model's name, or None
-    for the baselines only. Returns an EvalResult (rows per image and
-    method; .mean(method), .write_csv(path)).
+    for the baselines only. degrade: None, or a spec such as
+    "jpeg=40,noise=5" (noise=S Gaussian sigma on 0-255, jpeg=Q quality,
+    blur=S Gaussian sigma in px) applied in that order to every LR image;
+    degrade_seed: an int >= 0 seeding its noise (with each image's name).
+    Returns an EvalResult (rows per image and method, their "lr" naming the
+    spec; .mean(method), .write_csv(path)).
 
     Everything is checked before any image is scored: TypeError for a wrong
     type (scale not an int, baselines a string, flags not bool), ValueError
@@ -215,11 +228,20 @@ def evaluate(data, scale, *, model=None, baselines=BASELINES, lr_folder=None, ma
     from .upscaling import _check_tile
 
     tile = _check_tile(tile, "eval")  # upscale's own rule (at least MIN_TILE), before any work
+    steps = _check_degrade(degrade, degrade_seed)
     net = resolve_model(model, scale) if model is not None else None
     if net is not None and net.scale != scale:
         raise ValueError(f"eval: the model {_model_label(net, model)!r} upscales x{net.scale}, but scale is {scale}")
     pairs = load_pairs(data, scale, lr_folder=lr_folder, make_lr=make_lr)
     result = EvalResult(scale)
+    if steps:
+        from .degradations import apply_spec, format_spec
+
+        result.degrade, result.degrade_seed = format_spec(steps), int(degrade_seed)
+        for p in pairs:
+            rng = np.random.default_rng([result.degrade_seed, zlib.crc32(p.name.encode("utf-8"))])
+            p.lr = apply_spec(p.lr, steps, rng)
+            p.lr_source = f"{p.lr_source}+{result.degrade}"
     methods = list(dict.fromkeys(baselines))
     if net is not None:
         label = _model_label(net, model)
@@ -248,6 +270,24 @@ def evaluate(data, scale, *, model=None, baselines=BASELINES, lr_folder=None, ma
     if bar is not None:
         bar.close()
     return result
+
+
+def _check_degrade(degrade, seed):
+    """The parsed steps of a degrade spec ([] for None); TypeError / ValueError
+    for a bad spec or seed."""
+    from .degradations import parse_spec
+
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"eval: degrade_seed must be an int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"eval: degrade_seed must be >= 0, got {seed!r}")
+    if degrade is None:
+        return []
+    try:
+        return parse_spec(degrade)
+    except (TypeError, ValueError) as exc:
+        message = str(exc).replace("degrade: ", "", 1)
+        raise type(exc)(f"eval: degrade: {message}") from exc
 
 
 def _model_label(net, model):

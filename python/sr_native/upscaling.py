@@ -16,9 +16,12 @@ cases). Two things make it so:
   image's top-left, and ends on the image's edge or a multiple of 4 from its
   bottom-right, so at every layer (also at 2x and 3x after an upsampler)
   the window's Winograd tiles are the whole image's, also under
-  self-ensemble's flips and transposes. Windows are widened where needed so
-  a layer takes the Winograd path in a window exactly when it does on the
-  whole image (conv2d.cpp: at least 64 4x4 tiles).
+  self-ensemble's flips and transposes. A network that folds f x f pixel
+  blocks into channels before its trunk (model.input_fold: RRDBNet x2 and
+  x1) runs its trunk at 1/f of the resolution: there the grid is 4 f.
+  Windows are widened where needed so a layer takes the Winograd path in a
+  window exactly when it does on the whole image (conv2d.cpp: at least 64
+  4x4 tiles).
 The rest of the arithmetic does not depend on the image size (direct
 convolutions compute each output in a fixed order; thread counts only
 change who computes what).
@@ -29,6 +32,7 @@ full-resolution image exists only once, in the output dtype.
 """
 
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -79,13 +83,21 @@ def tiling_overlap(model):
     return WINOGRAD_TILE * model.receptive_radius
 
 
-def _window_span(lo, hi, n, overlap):
+def _grid(fold):
+    """Input pixels per Winograd tile of the network's coarsest feature map:
+    4, times the pixel blocks a network folds into channels before its
+    trunk (model.input_fold: RRDBNet x2 and x1), so windows align at every layer."""
+    return WINOGRAD_TILE * fold
+
+
+def _window_span(lo, hi, n, overlap, fold=1):
     """[start, end) of a window around the core [lo, hi) of an axis of n pixels:
     start on the Winograd grid from the image's start, end on the image's end
     or on the grid counted from the end (for flipped tiles)."""
-    start = max(lo - overlap, 0) // WINOGRAD_TILE * WINOGRAD_TILE
+    grid = _grid(fold)
+    start = max(lo - overlap, 0) // grid * grid
     end = min(hi + overlap, n)
-    end = n - (n - end) // WINOGRAD_TILE * WINOGRAD_TILE
+    end = n - (n - end) // grid * grid
     return start, end
 
 
@@ -93,23 +105,26 @@ def _winograd_tiles(h, w, factor):
     return -(-h * factor // WINOGRAD_TILE) * -(-w * factor // WINOGRAD_TILE)
 
 
-def _window(h, w, scale, core, overlap):
+def _window(h, w, scale, core, overlap, fold=1):
     """The window (y0, y1, x0, x1) that tile core (y0, y1, x0, x1) runs through
     the network in. Widened (in whole grid steps) until every layer resolution
-    that gives the whole image enough Winograd tiles for conv2d's Winograd
-    path gives the window enough too: the same path, the same rounding."""
-    y0, y1 = _window_span(core[0], core[1], h, overlap)
-    x0, x1 = _window_span(core[2], core[3], w, overlap)
-    factors = [f for f in range(1, scale + 1) if _winograd_tiles(h, w, f) >= WINOGRAD_MIN_TILES]
+    (from 1 / fold of the input's to scale times it) that gives the whole image
+    enough Winograd tiles for conv2d's Winograd path gives the window enough
+    too: the same path, the same rounding."""
+    y0, y1 = _window_span(core[0], core[1], h, overlap, fold)
+    x0, x1 = _window_span(core[2], core[3], w, overlap, fold)
+    step = _grid(fold)
+    factors = [Fraction(k, fold) for k in range(1, scale * fold + 1)]
+    factors = [f for f in factors if _winograd_tiles(h, w, f) >= WINOGRAD_MIN_TILES]
     while any(_winograd_tiles(y1 - y0, x1 - x0, f) < WINOGRAD_MIN_TILES for f in factors):
         if x1 < w:
-            x1 = min(x1 + WINOGRAD_TILE, w)
+            x1 = min(x1 + step, w)
         elif x0 > 0:
-            x0 -= WINOGRAD_TILE
+            x0 -= step
         elif y1 < h:
-            y1 = min(y1 + WINOGRAD_TILE, h)
+            y1 = min(y1 + step, h)
         else:
-            y0 -= WINOGRAD_TILE
+            y0 -= step
     return y0, y1, x0, x1
 
 
@@ -285,16 +300,16 @@ def _check_memory(net, arr, scale, window_h, window_w):
                           f"{size(avail)} are available; use a smaller tile= or sr_native.dask")
 
 
-def _axis_extent(n_tiles, length, overlap):
+def _axis_extent(n_tiles, length, overlap, fold=1):
     """(widest window, core) along an axis of `length` cut into n_tiles equal tiles."""
     core = -(-length // n_tiles)
     if n_tiles == 1:
         return length, core
     sides = 2 if n_tiles > 2 else 1  # the first and last tiles have overlap on one side only
-    return min(length, core + sides * overlap + 2 * (WINOGRAD_TILE - 1)), core
+    return min(length, core + sides * overlap + 2 * (_grid(fold) - 1)), core
 
 
-def _auto_tiles(h, w, overlap, max_pixels):
+def _auto_tiles(h, w, overlap, max_pixels, fold=1):
     """(tile_h, tile_w) for tile="auto". Of the splits into equal tiles whose
     windows hold at most max_pixels, the one that runs the network over the
     fewest pixels. When nothing fits, or the best that fits costs more than
@@ -303,18 +318,18 @@ def _auto_tiles(h, w, overlap, max_pixels):
     time on it."""
     fallback = max(overlap, MIN_TILE)
     best, best_cost = (fallback, fallback), None
-    ey, _ = _axis_extent(-(-h // fallback), h, overlap)
-    ex, _ = _axis_extent(-(-w // fallback), w, overlap)
+    ey, _ = _axis_extent(-(-h // fallback), h, overlap, fold)
+    ex, _ = _axis_extent(-(-w // fallback), w, overlap, fold)
     fallback_cost = -(-h // fallback) * -(-w // fallback) * ey * ex
     for ny in range(1, -(-h // MIN_TILE) + 1):
-        eh, ch = _axis_extent(ny, h, overlap)
+        eh, ch = _axis_extent(ny, h, overlap, fold)
         allowed = max_pixels // eh
         options = [1, 2]
-        widest_core = allowed - 2 * overlap - 2 * (WINOGRAD_TILE - 1)
+        widest_core = allowed - 2 * overlap - 2 * (_grid(fold) - 1)
         if widest_core >= 1:
             options.append(max(3, -(-w // widest_core)))
         for nx in options:
-            ew, cw = _axis_extent(nx, w, overlap)
+            ew, cw = _axis_extent(nx, w, overlap, fold)
             if ew > allowed:
                 continue
             cost = ny * nx * eh * ew
@@ -343,12 +358,12 @@ def _gpu_tile_budget():
     return max(min(free // 2, GPU_TILE_BUDGET_MAX_BYTES), 64 << 20)
 
 
-def _tile_cores(h, w, tile_h, tile_w, overlap):
+def _tile_cores(h, w, tile_h, tile_w, overlap, fold=1):
     """Tile cores (y0, y1, x0, x1). An axis whose first window already spans
     it is not split: one tile gives the same window and less work."""
-    if _window_span(0, tile_h, h, overlap)[1] == h:
+    if _window_span(0, tile_h, h, overlap, fold)[1] == h:
         tile_h = h
-    if _window_span(0, tile_w, w, overlap)[1] == w:
+    if _window_span(0, tile_w, w, overlap, fold)[1] == w:
         tile_w = w
     for y0 in range(0, h, tile_h):
         for x0 in range(0, w, tile_w):
@@ -412,8 +427,39 @@ def _run_on_luma(net, x, scale, self_ensemble, device):
     return ycbcr_to_rgb(big).transpose(2, 0, 1)
 
 
+def _check_outscale(outscale, what):
+    """None, or a positive finite number (the output's size factor)."""
+    if outscale is None:
+        return None
+    if isinstance(outscale, (bool, np.bool_)) or not isinstance(outscale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what}: outscale must be a positive number or None, got {type(outscale).__name__} "
+                        f"{outscale!r}")
+    value = float(outscale)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{what}: outscale must be positive and finite, got {outscale!r}")
+    return value
+
+
+def _to_outscale(out, h, w, outscale, value_range):
+    """The network's output resized to round(h * outscale) x round(w * outscale)
+    (at least 1 pixel) with sr_native.resize's Lanczos-3, antialiased when
+    shrinking; floats clipped back into value_range (Lanczos rings past it)."""
+    from .resize import resize
+
+    size = (max(int(round(h * outscale)), 1), max(int(round(w * outscale)), 1))
+    if size == out.shape[:2]:
+        return out
+    if out.dtype == np.float64:  # resize takes float32
+        resized = resize(out.astype(np.float32), size=size, method="lanczos3").astype(np.float64)
+    else:
+        resized = resize(out, size=size, method="lanczos3")
+    if resized.dtype.kind == "f":
+        np.clip(resized, value_range[0], value_range[1], out=resized)
+    return resized
+
+
 def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemble=False, progress=False,
-            value_range=None):
+            value_range=None, outscale=None):
     """Upscale an image with a super-resolution network.
 
     Args:
@@ -441,9 +487,17 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
             the output is in the same range. None: [0, 1]. Values more than
             FLOAT_RANGE_TOLERANCE (0.1%) of the range outside it are a
             ValueError (never clipped silently); values within it pass.
+        outscale: None (the output is scale times the input), or any
+            positive factor, as Real-ESRGAN's --outscale: the network runs at
+            its own scale, then its output is resized to round(h * outscale)
+            x round(w * outscale) with sr_native.resize's Lanczos-3
+            (antialiased when shrinking; float output clipped to the value
+            range). The network-scale output and the resized one both exist
+            for a moment.
 
     Returns:
-        The same kind, dtype and channel layout as the input, scale times larger.
+        The same kind, dtype and channel layout as the input, scale times
+        larger (outscale times with outscale=).
         Gray goes through the RGB network (channels averaged on the way out);
         alpha is upscaled separately with bicubic resize and reattached. A
         luma (1-channel) model runs on a colour image's Y (MATLAB's BT.601
@@ -456,6 +510,7 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
     self_ensemble = require_bool(self_ensemble, "upscale", "self_ensemble")
     progress = require_bool(progress, "upscale", "progress")
     value_range = _check_value_range(value_range, arr.dtype, "upscale")
+    outscale = _check_outscale(outscale, "upscale")
     _check_image(arr, value_range)
     device = _check_device(device, "upscale")
     net = resolve_model(model, scale)
@@ -479,19 +534,20 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
     lo, hi = value_range if arr.dtype.kind == "f" else (0.0, 1.0)
 
     overlap = tiling_overlap(net)
+    fold = net.input_fold  # RRDBNet x2 / x1 fold pixel blocks into channels first
     if tile == "auto":
         budget = _gpu_tile_budget() if device == "cuda" else _cpu_tile_budget()
         max_pixels = budget // tile_bytes(net, 1, 1)
-        tile_h, tile_w = _auto_tiles(h, w, overlap, max_pixels)
+        tile_h, tile_w = _auto_tiles(h, w, overlap, max_pixels, fold)
     elif tile is None:
         tile_h, tile_w = h, w
     else:
         tile_h = tile_w = tile
-    cores = list(_tile_cores(h, w, tile_h, tile_w, overlap))
+    cores = list(_tile_cores(h, w, tile_h, tile_w, overlap, fold))
     if len(cores) > 1 and getattr(net, "inexact_tiling", ""):
         warnings.warn(f"upscale: {type(net).__name__}'s {net.inexact_tiling}, so tiled output differs slightly "
                       "from the whole image's (tile=None runs it whole)", stacklevel=2)
-    windows = [_window(h, w, scale, core, overlap) for core in cores]
+    windows = [_window(h, w, scale, core, overlap, fold) for core in cores]
     _check_memory(net, arr, scale, max(y1 - y0 for y0, y1, _, _ in windows),
                   max(x1 - x0 for _, _, x0, x1 in windows))
     out = np.empty((h * scale, w * scale) + arr.shape[2:], arr.dtype)
@@ -533,6 +589,8 @@ def upscale(image, scale=2, *, model=None, tile="auto", device=None, self_ensemb
             alpha = alpha.astype(np.float32)
         big_alpha = resize(alpha, size=(h * scale, w * scale), method="bicubic")
         out[..., 3] = np.clip(big_alpha, lo, hi) if big_alpha.dtype == np.float32 else big_alpha
+    if outscale is not None:
+        out = _to_outscale(out, h, w, outscale, (lo, hi))
     return wrap(out)
 
 

@@ -163,6 +163,9 @@ class SRNetwork(Module):
     inexact_tiling = ""
     # Other projects' checkpoint layouts this architecture loads (models.foreign).
     foreign_layouts = ()
+    # f where the network folds f x f pixel blocks into channels before its
+    # trunk (RRDBNet x2 and x1): tiles align to 4 x f input pixels.
+    input_fold = 1
 
     def __init__(self, scale, n_colors, normalization):
         owner = type(self).__name__

@@ -5,6 +5,9 @@ LR images are made once per image with the package's MATLAB-compatible
 bicubic resize (the HR image first cropped to a multiple of the scale, as the
 published protocol does), unless a folder of LR images is given (DIV2K's
 `DIV2K_train_LR_bicubic/X{s}/` layout: `0001x2.png` beside `0001.png`).
+With a degradation config (training on real photos), DegradingSampler makes
+each LR patch from its HR crop at every draw instead
+(sr_native.degradations).
 
 Files that cannot be used are skipped before any training starts, with one
 DataWarning per kind that names them (`upscale` skips bad files the same
@@ -249,4 +252,46 @@ class PatchSampler:
             hr_batch[i] = hr_patch.transpose(2, 0, 1)
         lr_batch *= np.float32(1 / 255)
         hr_batch *= np.float32(1 / 255)
+        return lr_batch, hr_batch
+
+
+class DegradingSampler:
+    """Random HR patches whose LR side is made at every draw by the
+    second-order degradation model (sr_native.degradations.degrade) from the
+    HR crop of (p*scale)^2, so every batch sees fresh degradations. One numpy
+    Generator drives the crops, flips and degradations, so a run (and a
+    resumed run) is reproducible; the PairSet's own LR images are not used."""
+
+    def __init__(self, pairs, patch_size, batch_size, config, augment_data=True):
+        from ..degradations import load_config
+
+        self.pairs, self.patch, self.batch, self.augment = pairs, int(patch_size), int(batch_size), augment_data
+        self.config = load_config(config)
+        side = self.patch * pairs.scale
+        # As PatchSampler: images in proportion to the HR crops they hold.
+        sizes = np.array([(hr.shape[0] - side + 1) * (hr.shape[1] - side + 1) for hr in pairs.hr], np.float64)
+        if (sizes <= 0).any():
+            raise ValueError(f"train: an HR image is smaller than one HR patch of {side} px")
+        self.weights = sizes / sizes.sum()
+
+    def batch_arrays(self, rng, patch=None):
+        """(lr, hr) float32 NCHW in [0, 1]: (B, 3, p, p) and (B, 3, p*s, p*s);
+        patch as PatchSampler's. The LR is on the 8-bit levels (it went
+        through JPEG and a final rounding)."""
+        from ..degradations import degrade
+
+        p, s = self.patch if patch is None else min(int(patch), self.patch), self.pairs.scale
+        side = p * s
+        lr_batch = np.empty((self.batch, 3, p, p), np.float32)
+        hr_batch = np.empty((self.batch, 3, side, side), np.float32)
+        for i, idx in enumerate(rng.choice(len(self.weights), size=self.batch, p=self.weights)):
+            hr_img = self.pairs.hr[idx]
+            y = int(rng.integers(0, hr_img.shape[0] - side + 1))
+            x = int(rng.integers(0, hr_img.shape[1] - side + 1))
+            hr_patch = hr_img[y:y + side, x:x + side]
+            if self.augment:
+                hr_patch = augment(hr_patch, int(rng.integers(0, 8)))
+            hr_float = hr_patch.astype(np.float32) * np.float32(1 / 255)
+            lr_batch[i] = degrade(hr_float, s, self.config, rng).transpose(2, 0, 1)
+            hr_batch[i] = hr_float.transpose(2, 0, 1)
         return lr_batch, hr_batch

@@ -27,7 +27,8 @@ from ..layers import BatchNorm2d, ConvTranspose2d, PReLU, walk_layers
 from ..models import ModelInfo, Normalization, build
 from ..upscaling import upscale
 from ..weights import new_file_mode
-from .data import PairSet, PatchSampler, check_folder, resolve_folders
+from ..degradations import PRESETS as DEGRADATION_PRESETS, load_config as load_degradation, training_config
+from .data import DegradingSampler, PairSet, PatchSampler, check_folder, resolve_folders
 
 CHECKPOINT_FORMAT = "sr_native-checkpoint/1"
 
@@ -49,6 +50,8 @@ PRESETS = {
     "rcan-small": ("rcan", dict(n_feats=32, n_resgroups=3, n_resblocks=4, reduction=8)),
     "pan": ("pan", dict(nf=40, unf=24, n_blocks=16)),
     "msrresnet": ("msrresnet", dict(num_feat=64, num_block=16)),
+    "rrdbnet": ("rrdbnet", dict(num_feat=64, num_block=23, num_grow_ch=32)),
+    "srvgg-compact": ("srvgg-compact", dict(num_feat=64, num_conv=32, act_type="prelu")),
 }
 
 
@@ -76,10 +79,23 @@ class TrainConfig:
     seed: int = 0
     lr_folder: str = ""
     init_from: str = ""
+    # LR patches made from HR crops by sr_native.degradations (every field of
+    # its config; a preset name is expanded by validate); {} = bicubic LR.
+    degradation: dict = field(default_factory=dict)
     skip_init: str = "default"  # WDSR: "bicubic" starts the skip branch as bicubic, the tail at 0
     # Progressive patch sizes: [[start iteration, LR patch size], ...], each
     # size from its start on (patch_size before the first start).
     patch_schedule: list = field(default_factory=list)
+    # Perceptual + adversarial fine-tuning (training.gan); the defaults leave a plain L1/MSE run.
+    pixel_weight: float = 1.0
+    perceptual: str = ""  # the VGG19 weight file (torchvision's vgg19-dcbb9e9d.pth); "" = off
+    perceptual_layers: dict = field(default_factory=dict)  # {VGG layer: weight}; {} = conv5_4 alone
+    perceptual_weight: float = 1.0
+    gan: str = ""  # "" (off), "vanilla" or "ragan"
+    gan_weight: float = 5e-3
+    discriminator: str = "vgg"  # "vgg" (SRGAN) or "unet" (Real-ESRGAN, spectral norm)
+    discriminator_args: dict = field(default_factory=dict)
+    d_lr: float = 1e-4  # the discriminator's rate, on the generator's schedule
 
     def validate(self):
         """Check every field's type and range (TypeError, ValueError naming the
@@ -125,7 +141,14 @@ class TrainConfig:
             raise ValueError(f"train: lr_min ({self.lr_min!r}) must not exceed lr ({self.lr!r}): the cosine "
                              "schedule goes from lr down to lr_min")
         self.clip_grad = _checked_float("clip_grad", self.clip_grad, ">= 0 (0: off)", lambda v: v >= 0)
+        self.degradation = training_config(self.degradation, "train")
+        if self.degradation and self.lr_folder:
+            raise ValueError(f"train: degradation makes the LR images from the HR ones; lr_folder "
+                             f"{self.lr_folder!r} would not be used (give one of the two)")
         self.patch_schedule = _checked_schedule(self.patch_schedule)
+        from .gan import validate_config
+
+        validate_config(self, _checked_float)
 
 
 def _checked_schedule(schedule):
@@ -292,10 +315,11 @@ def evaluate(model, pairs):
 
 # ---------------------------------------------------------------- checkpoints
 
-def save_checkpoint(path, model, adam, rng, iteration, cfg, history):
+def save_checkpoint(path, model, adam, rng, iteration, cfg, history, extra=None):
     """Write the checkpoint atomically: a temporary file, fsync, rename. An
     exception (KeyboardInterrupt included) leaves the previous checkpoint and
-    no temporary file behind."""
+    no temporary file behind. extra: (tensors, metadata) written with the
+    rest (the discriminator's state, training.gan)."""
     from safetensors.numpy import save_file
 
     tensors = {}
@@ -315,6 +339,9 @@ def save_checkpoint(path, model, adam, rng, iteration, cfg, history):
                              "scale": info.scale, "normalization": info.normalization.to_dict()}),
         "history": json.dumps(history),
     }
+    if extra is not None:
+        tensors.update(extra[0])
+        metadata.update(extra[1])
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -412,7 +439,7 @@ def _check_run_folder(out_dir, resume):
     return out
 
 
-def _open_log(path, start):
+def _open_log(path, start, header=LOG_HEADER):
     """log.csv opened for appending. A resumed run keeps the rows up to its
     checkpoint's iteration and drops those written after it before the
     interruption (they are done again), so each iteration appears once."""
@@ -427,7 +454,7 @@ def _open_log(path, start):
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "w") as f:
-            f.write(LOG_HEADER + "".join(kept))
+            f.write(header + "".join(kept))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -455,7 +482,21 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     (loss and validation PSNR, when matplotlib is installed). Options are the
     fields of TrainConfig (iterations, batch_size, patch_size, patch_schedule, lr, lr_schedule,
     lr_step, lr_gamma, lr_min, loss, clip_grad, val_dir, val_every,
-    checkpoint_every, seed, lr_folder, init_from, skip_init, model_args).
+    checkpoint_every, seed, lr_folder, init_from, skip_init, model_args,
+    degradation).
+
+    degradation: train on real-photo LR made from each HR crop by
+    sr_native.degradations ("realesrgan", "light", a JSON file of fields,
+    a dict or a DegradationConfig; recorded in full in the checkpoint and
+    in the weight file's provenance); absent: bicubic LR, as before.
+
+    Perceptual and adversarial fine-tuning (SRGAN/ESRGAN's second phase,
+    training.gan): pixel_weight, perceptual (the VGG19 file) with
+    perceptual_layers and perceptual_weight, gan ("vanilla" or "ragan") with
+    gan_weight, discriminator ("vgg" or "unet"), discriminator_args and
+    d_lr. Each iteration is then one generator step and one discriminator
+    step; the discriminator and its Adam state are in the checkpoint, so
+    resume stays exact. RGB networks on the CPU only (ValueError otherwise).
 
     device: "cpu" or "cuda" (the CUDA build and a GPU): where the network,
     its gradients and Adam's moments live; batches are cut on the CPU and
@@ -480,6 +521,9 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(f"train: unknown option(s) {', '.join(unknown)}; the options are {', '.join(sorted(known))}")
+    degradation = options.get("degradation")
+    if isinstance(degradation, (str, os.PathLike)) and degradation not in ("", *DEGRADATION_PRESETS):
+        options["degradation"] = load_degradation(degradation).to_dict()  # a JSON file
     cfg = TrainConfig(train_dir=train_dir, scale=scale, model=model, **options)
     cfg.validate()
     if not isinstance(device, str):
@@ -511,9 +555,19 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
             copied = copy_matching(net, load_model(cfg.init_from))
             print(f"train: initialised {len(copied)} tensors from {cfg.init_from}")
         adam, rng, start, history = Adam(net.trainable()), np.random.default_rng(cfg.seed), 0, []
+    from .gan import LOG_TERMS, AdversarialTraining, uses_fine_tuning
+
+    tuner = None  # the perceptual / adversarial phase: its losses, discriminator and the discriminator's Adam
+    if uses_fine_tuning(cfg):
+        tuner = AdversarialTraining.from_config(cfg, net, device)
+        if resume:
+            tuner.restore(ckpt_path)
 
     pairs = PairSet.from_folder(cfg.train_dir, cfg.scale, cfg.lr_folder or None, min_lr_size=largest_patch(cfg))
-    sampler = PatchSampler(pairs, largest_patch(cfg), cfg.batch_size)
+    if cfg.degradation:
+        sampler = DegradingSampler(pairs, largest_patch(cfg), cfg.batch_size, cfg.degradation)
+    else:
+        sampler = PatchSampler(pairs, largest_patch(cfg), cfg.batch_size)
     # Validation PSNR shaves `scale` pixels from each border: an LR side of 3 leaves one HR pixel.
     val = PairSet.from_folder(cfg.val_dir, cfg.scale, min_lr_size=3, what="val_dir") if cfg.val_dir else None
     net.to(device)
@@ -525,7 +579,8 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=start, unit="it", desc=f"train {cfg.model} x{cfg.scale}")
-    log = _open_log(out / "log.csv", start)
+    log = _open_log(out / "log.csv", start,
+                    LOG_HEADER if tuner is None else LOG_HEADER.rstrip("\n") + "," + ",".join(LOG_TERMS) + "\n")
     t0 = time.perf_counter()
     val_psnr = history[-1].get("val_psnr") if history else None
     try:
@@ -534,19 +589,26 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
             lr_batch, hr_batch = sampler.batch_arrays(rng, patch_size_at(cfg, it))
             if net.n_colors == 1:  # a luma network learns Y (MATLAB's BT.601), as it will run
                 lr_batch, hr_batch = luma_nchw(lr_batch), luma_nchw(hr_batch)
-            loss = training_step(net, adam, lr_batch, hr_batch, cfg, lr)
+            terms = {}
+            if tuner is None:
+                loss = training_step(net, adam, lr_batch, hr_batch, cfg, lr)
+            else:  # the discriminator's rate follows the generator's schedule
+                d_lr = cfg.d_lr * (lr / cfg.lr) if cfg.lr > 0 else cfg.d_lr
+                loss, terms = tuner.step(net, adam, lr_batch, hr_batch, lr, d_lr)
             done = it + 1
-            row = {"iteration": done, "loss": loss, "lr": lr}
+            row = {"iteration": done, "loss": loss, "lr": lr, **terms}
             if val is not None and (done % cfg.val_every == 0 or done == cfg.iterations):
                 val_psnr = evaluate(net, val)
                 row["val_psnr"] = val_psnr
             if done % 10 == 0 or "val_psnr" in row or done == cfg.iterations:
                 history.append(row)
                 log.write(f"{done},{loss:.6f},{lr:.3e},{row.get('val_psnr', '')},"
-                          f"{time.perf_counter() - t0:.1f}\n")
+                          f"{time.perf_counter() - t0:.1f}"
+                          + "".join(f",{terms[k]:.6f}" for k in LOG_TERMS if terms) + "\n")
                 log.flush()
             if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-                save_checkpoint(ckpt_path, net, adam, rng, done, cfg, history)
+                save_checkpoint(ckpt_path, net, adam, rng, done, cfg, history,
+                                extra=None if tuner is None else tuner.checkpoint_parts())
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", val_psnr="-" if val_psnr is None else f"{val_psnr:.2f}")
@@ -555,7 +617,8 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
         if bar is not None:
             bar.close()
     net.provenance = {"trained_by": "sr_native.train", "data": cfg.train_dir, "iterations": cfg.iterations,
-                      "date": time.strftime("%Y-%m-%d"), "config": asdict(cfg)}
+                      "date": time.strftime("%Y-%m-%d"), "config": asdict(cfg),
+                      "degradation": cfg.degradation or "bicubic"}
     net.save(out / "model.safetensors")  # weights come back from the GPU as they are written
     plot_history(history, out / "curves.png")
     return net
