@@ -420,3 +420,26 @@ def test_eval_command_prints_the_spec(eval_set, capsys):
     assert "bicubic+jpeg=40,noise=5 (degrade seed 3)" in header
     assert main(["eval", "--data", str(eval_set), "--degrade", "jpeg=40,blur=x"]) == 2
     assert "'blur=x'" in capsys.readouterr().err
+
+
+def test_clean_samples_are_the_bicubic_lr_and_their_share_follows_clean_prob(rng):
+    """clean_prob: that share of samples skips every step and gets MATLAB's
+    antialiased bicubic LR (what the clean models train on); the others are
+    degraded. clean_prob 0 draws nothing extra, so other configs keep their streams."""
+    from sr_native.resize import resize
+
+    hr = rng.random((48, 40, 3)).astype(np.float32)
+    bicubic = resize(hr, size=(12, 10), method="bicubic", antialias=True)
+    clean = D.DegradationConfig(clean_prob=1.0).validate()
+    np.testing.assert_array_equal(D.degrade(hr, 4, clean, np.random.default_rng(3)), bicubic)
+    photo = D.preset("photo")
+    assert photo.clean_prob == 0.25 and photo.noise_range == D.preset("light").noise_range
+    draws = [D.degrade(hr, 4, photo, np.random.default_rng(seed)) for seed in range(40)]
+    share = np.mean([np.array_equal(lr, bicubic) for lr in draws])
+    assert 0.1 <= share <= 0.45, share
+    light = D.preset("light")
+    np.testing.assert_array_equal(D.degrade(hr, 4, D.DegradationConfig.from_dict(dict(light.to_dict(), clean_prob=0.0)),
+                                            np.random.default_rng(5)),
+                                  D.degrade(hr, 4, light, np.random.default_rng(5)))
+    with pytest.raises(ValueError, match="clean_prob"):
+        D.DegradationConfig(clean_prob=1.5).validate()

@@ -202,6 +202,10 @@ class DegradationConfig:
     resize_modes: list = field(default_factory=lambda: list(RESIZE_MODES))
     resize_mode_prob: list = field(default_factory=lambda: [1 / 3, 1 / 3, 1 / 3])
     resize_antialias: bool = False
+    # The fraction of samples that skip every step above and get the clean
+    # bicubic LR (MATLAB's antialiased imresize, as the clean models train on),
+    # so a photo model still restores detail in clean input.
+    clean_prob: float = 0.0
 
     def validate(self):
         """Check every field (TypeError for a wrong type, ValueError for a bad
@@ -223,7 +227,8 @@ class DegradationConfig:
                         ("resize_prob", 3), ("resize_prob2", 3), ("resize_mode_prob", len(self.resize_modes))):
             setattr(self, name, _distribution(name, getattr(self, name), n))
         for name in ("sinc_prob", "sinc_prob2", "final_sinc_prob", "gaussian_noise_prob", "gray_noise_prob",
-                     "second_round_prob", "second_blur_prob", "gaussian_noise_prob2", "gray_noise_prob2"):
+                     "second_round_prob", "second_blur_prob", "gaussian_noise_prob2", "gray_noise_prob2",
+                     "clean_prob"):
             setattr(self, name, _number(name, getattr(self, name), 0.0, 1.0))
         for name, lo, hi in (("blur_sigma", 1e-3, 100.0), ("blur_sigma2", 1e-3, 100.0),
                              ("betag_range", 1e-3, 100.0), ("betag_range2", 1e-3, 100.0),
@@ -313,10 +318,12 @@ PRESETS = {
                   poisson_scale_range2=[0.05, 1.0], jpeg_range=[50.0, 95.0], jpeg_range2=[60.0, 95.0],
                   second_round_prob=0.5, second_blur_prob=0.5),
 }
+# The shipped photo models' recipe: "light" on three samples in four, clean bicubic on the rest.
+PRESETS["photo"] = dict(PRESETS["light"], clean_prob=0.25)
 
 
 def preset(name):
-    """The named config: "realesrgan" (Real-ESRGAN's defaults) or "light"."""
+    """The named config: "realesrgan" (Real-ESRGAN's defaults), "light" or "photo"."""
     if not isinstance(name, str):
         raise TypeError(f"degradation: a preset name must be a str, got {type(name).__name__}")
     if name not in PRESETS:
@@ -564,6 +571,9 @@ def degrade(hr, scale, config="realesrgan", rng=None):
         raise ValueError(f"{where}: hr must hold values in [0, 1], got [{hr.min()!r}, {hr.max()!r}]")
     config = load_config(config)
     aa = config.resize_antialias
+    # Drawn only when asked for, so configs without clean samples keep their streams.
+    if config.clean_prob > 0 and rng.random() < config.clean_prob:
+        return resize_to(hr, (out_h, out_w), "bicubic", antialias=True)
 
     # The first round: blur, resize, noise, JPEG.
     x = blur(hr, random_kernel(rng, config))

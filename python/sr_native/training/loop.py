@@ -486,7 +486,7 @@ def train(train_dir, *, out_dir, scale=2, model="edsr-baseline", resume=False, p
     degradation).
 
     degradation: train on real-photo LR made from each HR crop by
-    sr_native.degradations ("realesrgan", "light", a JSON file of fields,
+    sr_native.degradations ("realesrgan", "light", "photo", a JSON file of fields,
     a dict or a DegradationConfig; recorded in full in the checkpoint and
     in the weight file's provenance); absent: bicubic LR, as before.
 
