@@ -2,63 +2,21 @@
 
 Benchmarks validate every fast path against a reference before timing it and
 report median and min of several runs; peers (PyTorch, OpenCV, Pillow,
-onnxruntime) are optional and reported as 'not installed' when absent.
+onnxruntime, OpenVINO, ncnn) are optional and reported as 'not installed' when
+absent. Timing, the table and the peer runners live in the package
+(sr_native.benchmarks, which `sr-native bench --compare` uses); this module
+re-exports them for the scripts and adds the charts.
 """
 
-import importlib
-import statistics
-import time
-from dataclasses import dataclass
-
-
-@dataclass
-class Timing:
-    name: str
-    median: float  # seconds
-    best: float
-
-    @staticmethod
-    def of(name, fn, *, repeat=7, warmup=2, min_time=0.0):
-        for _ in range(warmup):
-            fn()
-        runs = []
-        start = time.perf_counter()
-        while len(runs) < repeat or time.perf_counter() - start < min_time:
-            t0 = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - t0)
-        return Timing(name, statistics.median(runs), min(runs))
-
-
-def optional(module_name):
-    """The module, or None when it is not installed."""
-    try:
-        return importlib.import_module(module_name)
-    except ImportError:
-        return None
-
-
-def measured_peak_gflops():
-    """fp32 FMA GFLOP/s of this machine at the current ISA and thread count, measured now."""
-    import sr_native
-
-    return sr_native._core.measure_fma_peak(0.5)
-
-
-def print_table(title, rows, work_unit, work_amount, peak_gflops=None):
-    """rows: Timings, the first being sr_native. work_unit 'GFLOP' or 'GB'.
-    With peak_gflops, GFLOP rows also show the percent of that peak."""
-    show_peak = peak_gflops and work_unit == "GFLOP"
-    print(f"\n{title}")
-    print(f"  {'implementation':<28}{'median ms':>11}{'min ms':>10}{work_unit + '/s':>10}"
-          + (f"{'% peak':>8}" if show_peak else "") + f"{'ours faster by':>16}")
-    ours = rows[0]
-    for r in rows:
-        rate = work_amount / r.median
-        ratio = r.median / ours.median
-        mark = "" if r is ours else f"{ratio:>15.2f}x"
-        peak = f"{100 * rate / peak_gflops:>7.0f}%" if show_peak else ""
-        print(f"  {r.name:<28}{r.median * 1e3:>11.2f}{r.best * 1e3:>10.2f}{rate:>10.1f}{peak}{mark}")
+from sr_native.benchmarks import (  # noqa: F401  (re-exported for the bench scripts)
+    Timing,
+    export_onnx,
+    measured_peak_gflops,
+    onnxruntime_runner,
+    openvino_runner,
+    optional,
+    print_table,
+)
 
 
 def save_ratio_chart(path, title, comparisons):

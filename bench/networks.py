@@ -1,14 +1,18 @@
-"""Whole networks: sr_native beside PyTorch and onnxruntime on the same weights.
+"""Whole networks: sr_native beside PyTorch, onnxruntime and OpenVINO on the same weights.
 
     python bench/networks.py [--width 510 --height 339] [--repeat 3] [--threads 2]
                              [--models edsr-baseline-x2,edsr-baseline-x4,wdsr-a-x2,wdsr-b-x2]
 
 Each network is built in PyTorch with random weights (tests/torch_reference_models.py,
 laid out like the upstream projects), saved as a checkpoint, loaded by sr_native
-through its foreign-checkpoint reader, and exported to ONNX for onnxruntime, so all
-three run the same weights on the same input. Outputs are compared before timing
-(max difference relative to the output's range). GFLOP counts every conv2d call
-sr_native makes (2 * O * C * K * K * H * W each).
+through its foreign-checkpoint reader, and exported to ONNX for onnxruntime and
+OpenVINO (the same file; OpenVINO on the CPU with INFERENCE_NUM_THREADS = --threads,
+the LATENCY hint and fp32), so all four run the same weights on the same input.
+Outputs are compared before timing (max difference relative to the output's
+range); a peer that is not installed, or disagrees, gets a line saying so instead
+of a row. GFLOP counts every conv2d call sr_native makes (2 * O * C * K * K * H * W
+each); '% peak' is against the FMA peak measured at the start. Charts: one per
+network (results/networks_NAME.png) and one of every ratio (--chart).
 """
 
 import argparse
@@ -21,7 +25,16 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # torch_reference_models
-from common import Timing, measured_peak_gflops, optional, print_table, save_ratio_chart  # noqa: E402
+from common import (  # noqa: E402
+    Timing,
+    export_onnx,
+    measured_peak_gflops,
+    onnxruntime_runner,
+    openvino_runner,
+    optional,
+    print_table,
+    save_ratio_chart,
+)
 
 import sr_native  # noqa: E402
 from sr_native import ops  # noqa: E402
@@ -48,7 +61,11 @@ def torch_network(name):
     return T.randomize(net, seed=0, std=0.02), scale
 
 
-def bench_network(name, torch, ort, args, workdir, peak):
+# Display name -> (import name, run(x) -> y factory for an ONNX file); both optional.
+ONNX_PEERS = {"onnxruntime": ("onnxruntime", onnxruntime_runner), "OpenVINO": ("openvino", openvino_runner)}
+
+
+def bench_network(name, torch, args, workdir, peak):
     net = torch_network(name)[0].eval()
     path = os.path.join(workdir, f"{name}.pt")
     torch.save(net.state_dict(), path)
@@ -66,21 +83,32 @@ def bench_network(name, torch, ort, args, workdir, peak):
     rows = [Timing.of("sr_native", lambda: model(x01), repeat=args.repeat, warmup=1)]
     with torch.no_grad():
         rows.append(Timing.of("PyTorch", lambda: net(x255), repeat=args.repeat, warmup=1))
-    if ort is not None:
-        onnx_path = os.path.join(workdir, f"{name}.onnx")
-        torch.onnx.export(net, (x255,), onnx_path, input_names=["x"], output_names=["y"],
-                          opset_version=17, dynamo=False)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = args.threads
-        opts.inter_op_num_threads = 1
-        sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
-        feed = {"x": x01 * 255}
-        y_ort = sess.run(None, feed)[0] / 255
-        err_ort = np.abs(y_ort - want).max() / np.abs(want).max()
-        print(f"  onnxruntime check vs PyTorch max rel diff {err_ort:.1e}")
-        rows.append(Timing.of("onnxruntime", lambda: sess.run(None, feed), repeat=args.repeat, warmup=1))
+    onnx_path = os.path.join(workdir, f"{name}.onnx")
+    feed = x01 * 255
+    absent = []
+    for peer, (module_name, make_runner) in ONNX_PEERS.items():
+        if optional(module_name) is None:
+            absent.append(f"  {peer}: not installed (pip install {module_name})")
+            continue
+        if not os.path.exists(onnx_path):
+            export_onnx(torch, net, x255, onnx_path)
+        run = make_runner(onnx_path, args.threads)
+        err_peer = np.abs(run(feed) / 255 - want).max() / np.abs(want).max()
+        print(f"  {peer} check vs PyTorch max rel diff {err_peer:.1e}")
+        if err_peer < 1e-4:
+            rows.append(Timing.of(peer, lambda run=run: run(feed), repeat=args.repeat, warmup=1))
+        else:
+            absent.append(f"  {peer}: output differs from PyTorch's by {err_peer:.1e}: not timed")
     print_table(f"{name} on 1x3x{args.height}x{args.width} ({gflop:.1f} GFLOP of convolutions)",
                 rows, "GFLOP", gflop, peak)
+    for line in absent:
+        print(line)
+    if args.chart:
+        chart = os.path.join(os.path.dirname(args.chart), f"networks_{name}.png")
+        os.makedirs(os.path.dirname(chart) or ".", exist_ok=True)
+        save_ratio_chart(chart, f"{name}, {args.width}x{args.height}, {args.threads} threads "
+                                f"(sr_native at {100 * gflop / rows[0].median / peak:.0f}% of the measured peak)",
+                         [(f"vs {peer.name}", peer.median / rows[0].median) for peer in rows[1:]])
     return rows
 
 
@@ -193,18 +221,19 @@ def main(argv=None):
     if torch is None:
         print("networks bench: PyTorch is not installed (it builds the reference networks); skipped")
         return
-    ort = optional("onnxruntime")
     torch.set_num_threads(args.threads)
     sr_native.set_num_threads(args.threads)
     info = sr_native.build_info()
+    versions = " | ".join(f"{peer} {getattr(optional(module), '__version__', 'not installed').split('-')[0]}"
+                          for peer, (module, _) in ONNX_PEERS.items())
     print(f"sr_native {info['version']} isa={info['isa_active']} threads={args.threads} | torch {torch.__version__}"
-          f" | onnxruntime {getattr(ort, '__version__', 'not installed')}")
+          f" | {versions}")
     peak = measured_peak_gflops()
     print(f"measured fp32 FMA peak: {peak:.0f} GFLOP/s ({args.threads} threads, {info['isa_active']})")
     comparisons = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in filter(None, args.models.split(",")):
-            rows = bench_network(name, torch, ort, args, workdir, peak)
+            rows = bench_network(name, torch, args, workdir, peak)
             comparisons += [(f"{name} vs {peer.name}", peer.median / rows[0].median) for peer in rows[1:]]
     if args.train:
         for name in TRAIN_CONFIGS:

@@ -1,14 +1,17 @@
 """Every benchmark in one run: kernels beside PyTorch, OpenCV and Pillow, then
-whole networks beside PyTorch and onnxruntime (bench/networks.py), a training
-step, and how the cost scales with pixels and threads.
+whole networks beside PyTorch, onnxruntime and OpenVINO (bench/networks.py:
+one table and one chart per network, with the share of the measured FMA peak),
+a training step, and how the cost scales with pixels and threads.
 
-    python bench/run.py [--threads 2] [--repeat 7] [--kernels-only]
+    python bench/run.py [--threads 2] [--repeat 7] [--kernels-only | --quick]
 
 Shapes come from the real models (EDSR-baseline x2 on a 510x339 image):
 conv2d 3x3 64->64 on 1x64x339x510, pixel_shuffle r=2 on 1x256x339x510,
 resize x2 of a 1920x1080 uint8 RGB image. Every fast path is checked against
 its reference (or the peer) before it is timed. Ratios are peer time / ours:
-above 1 means sr_native is faster.
+above 1 means sr_native is faster. The charts go beside --chart (kernels.png,
+networks.png, networks_NAME.png). --quick runs the networks on a 96x64 input,
+without the training step and the scaling table: a smoke run, not figures.
 """
 
 import argparse
@@ -97,6 +100,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--kernels-only", action="store_true", help="skip the network benchmarks")
+    parser.add_argument("--quick", action="store_true",
+                        help="networks on 96x64 only, no training step or scaling table (a smoke run)")
     parser.add_argument("--chart", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                         "kernels.png"), help="PNG chart path ('' for none)")
     args = parser.parse_args(argv)
@@ -113,7 +118,9 @@ def main(argv=None):
     print(f"sr_native {info['version']} isa={info['isa_active']} threads={args.threads} "
           f"| torch {getattr(torch, '__version__', 'not installed')} "
           f"| opencv {getattr(cv2, '__version__', 'not installed')} "
-          f"| pillow {optional('PIL').__version__ if pil else 'not installed'}")
+          f"| pillow {optional('PIL').__version__ if pil else 'not installed'} "
+          f"| onnxruntime {getattr(optional('onnxruntime'), '__version__', 'not installed')} "
+          f"| OpenVINO {getattr(optional('openvino'), '__version__', 'not installed').split('-')[0]}")
     peak = measured_peak_gflops()
     print(f"measured fp32 FMA peak: {peak:.0f} GFLOP/s ({args.threads} threads, {info['isa_active']})")
     sections = {
@@ -129,7 +136,10 @@ def main(argv=None):
     if not args.kernels_only:
         import networks
 
-        networks.main(["--threads", str(args.threads), "--repeat", "3", "--train", "--scaling"])
+        chart = os.path.join(os.path.dirname(args.chart), "networks.png") if args.chart else ""
+        extra = ["--width", "96", "--height", "64", "--repeat", "2"] if args.quick else \
+            ["--repeat", "3", "--train", "--scaling"]
+        networks.main(["--threads", str(args.threads), "--chart", chart] + extra)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     sr-native upscale IN... -o OUT [--scale 2] [--model M | --method bicubic]
     sr-native train DATA --out RUN [--scale 2] [--model edsr-baseline] [--resume]
     sr-native eval --data SET [--model M] [--scale 2] [--csv FILE]
-    sr-native bench [--model M] [--size WxH] [--threads N]
+    sr-native bench [--model M | --compare] [--size WxH] [--threads N]
     sr-native info
 
 `upscale` runs a super-resolution network (the shipped model for the scale,
@@ -647,6 +647,8 @@ def cmd_bench(args):
     if args.threads:
         sr_native.set_num_threads(args.threads)
     w, h = args.size
+    if args.compare:
+        return _bench_compare(args)
     net, name = _model_for(args, "bench")
     if not args.quiet:
         print(f"model: {name}")
@@ -669,6 +671,26 @@ def cmd_bench(args):
         peak = sr_native._core.measure_fma_peak()
         print(f"  measured fp32 FMA peak {peak:.0f} GFLOP/s: {100 * flops / med / 1e9 / peak:.0f}% "
               "(over 100% on the Winograd path, which does fewer multiplies than it is credited)")
+    return 0
+
+
+def _bench_compare(args):
+    """bench --compare: EDSR-baseline beside PyTorch, onnxruntime and OpenVINO (sr_native.benchmarks)."""
+    from . import benchmarks
+
+    if args.model:
+        raise UsageError("--compare builds its own networks (EDSR-baseline with random weights, the same in "
+                         "every column); leave out --model")
+    scale = 2 if args.scale is None else args.scale
+    if scale not in (2, 4):
+        raise UsageError(f"--compare times EDSR-baseline x2 or x4, got --scale {scale:g}")
+    if benchmarks.optional("torch") is None:
+        versions = benchmarks.peer_versions()
+        raise UsageError("--compare needs PyTorch to build the peers' networks (pip install torch); peers here: "
+                         + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    w, h = args.size
+    benchmarks.compare_networks([f"edsr-baseline-x{int(scale)}"], width=w, height=h, threads=args.threads,
+                                repeat=args.repeat)
     return 0
 
 
@@ -941,10 +963,13 @@ def build_parser():
 
     be = sub.add_parser("bench", help="time a network on this machine", formatter_class=_Help, description=(
         "Time a network's forward pass on a synthetic image (after one warm-up run): median and min, "
-        "GFLOP/s of its convolutions, megapixels per second. The comparisons with PyTorch, onnxruntime, "
-        "OpenCV and Pillow live in the repository's bench/ (python bench/run.py).\n\nexamples:\n"
+        "GFLOP/s of its convolutions, megapixels per second. --compare times EDSR-baseline beside the "
+        "peers installed here (PyTorch, needed to build their networks; onnxruntime; OpenVINO) on the same "
+        "weights, after checking their outputs agree. The kernel comparisons with PyTorch, OpenCV and Pillow "
+        "live in the repository's bench/ (python bench/run.py).\n\nexamples:\n"
         "  sr-native bench                                  # the shipped x2 model on 510x339\n"
-        "  sr-native bench --model my.safetensors --size 1920x1080 --threads 2 --peak"))
+        "  sr-native bench --model my.safetensors --size 1920x1080 --threads 2 --peak\n"
+        "  sr-native bench --compare --threads 2            # EDSR-baseline x2 vs PyTorch, onnxruntime, OpenVINO"))
     be.add_argument("--model", help=f"shipped model name ({models}) or weight file "
                                     "(default: the shipped model for the scale)")
     be.add_argument("--scale", type=_float_in(above=0), default=None,
@@ -952,6 +977,9 @@ def build_parser():
     be.add_argument("--size", type=_size, default=(510, 339), help="input WxH (default: 510x339)")
     be.add_argument("--repeat", type=_int_in(1, 10_000), default=5, help="timed runs")
     be.add_argument("--peak", action="store_true", help="also measure the FMA peak and the share of it reached")
+    be.add_argument("--compare", action="store_true",
+                    help="time EDSR-baseline (--scale 2 or 4) beside PyTorch, onnxruntime and OpenVINO, "
+                         "whichever are installed, on the same random weights")
     _add_common(be)
     be.set_defaults(func=cmd_bench, interrupted="")
 
