@@ -434,6 +434,8 @@ def test_clean_samples_are_the_bicubic_lr_and_their_share_follows_clean_prob(rng
     np.testing.assert_array_equal(D.degrade(hr, 4, clean, np.random.default_rng(3)), bicubic)
     photo = D.preset("photo")
     assert photo.clean_prob == 0.25 and photo.noise_range == D.preset("light").noise_range
+    mild = D.preset("photo-mild")
+    assert mild.clean_prob == 0.4 and mild.blur_sigma[1] < photo.blur_sigma[1] and mild.jpeg_range[0] == 35
     draws = [D.degrade(hr, 4, photo, np.random.default_rng(seed)) for seed in range(40)]
     share = np.mean([np.array_equal(lr, bicubic) for lr in draws])
     assert 0.1 <= share <= 0.45, share

@@ -882,8 +882,9 @@ def build_parser():
     tr.add_argument("--degradation", metavar="PRESET|FILE.json",
                     help="make each LR patch from its HR crop with the real-photo degradation model (blur, "
                          "resize, noise, JPEG, twice; sr_native.degradations): realesrgan (Real-ESRGAN's "
-                         "settings), light (weaker, for x2), photo (light, a quarter of samples clean: the "
-                         "shipped photo models) or a JSON file of fields; recorded in the weights")
+                         "settings), light (weaker, for x2), photo (light, a quarter of samples clean: "
+                         "photo-x4's recipe), photo-mild (gentler blur, 40%% clean: photo-x2's) or a JSON file of "
+                         "fields; recorded in the weights")
     tr.add_argument("--luma", action="store_true",
                     help="a 1-channel network trained on the luma (Y of MATLAB's BT.601 YCbCr); upscale runs "
                          "it on an image's Y and resizes the chroma bicubically (as SRCNN/FSRCNN/ESPCN did)")
