@@ -31,6 +31,7 @@ def main(argv=None):
         "trained_by": "sr_native.train", "data": cfg["train_dir"], "iterations": iteration,
         "planned_iterations": cfg["iterations"], "exported": time.strftime("%Y-%m-%d"),
         "config": cfg, "val_psnr_history": val, "command": args.command,
+        "degradation": cfg.get("degradation") or "bicubic",  # as sr_native.train records it
     }
     model.save(args.out)
     os.chmod(args.out, 0o644)  # safetensors writes 0600; the package file is read by everyone
