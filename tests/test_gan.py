@@ -7,7 +7,6 @@ import csv
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import sr_native
 from sr_native.autograd import Tape
@@ -487,18 +486,6 @@ def test_one_gan_iteration_matches_torch(torch, rng, kind, disc, args, perceptua
 
 # ------------------------------------------------------------ the training loop
 
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hr")
-    rng = np.random.default_rng(0)
-    for i, (h, w) in enumerate([(64, 80), (75, 61)]):
-        yy, xx = np.mgrid[0:h, 0:w]
-        base = 128 + 70 * np.sin(xx / (5 + i)) * np.cos(yy / (7 - i))
-        img = np.stack([base, base[::-1], np.roll(base, 5, axis=1)], -1) + rng.normal(0, 5, (h, w, 3))
-        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i}.png")
-    return folder
-
-
 def log_rows(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -515,11 +502,11 @@ def gan_run(folder, out, **kw):
 
 @pytest.mark.parametrize("kind,disc,args", [("ragan", "unet", dict(num_feat=4)),
                                             ("vanilla", "vgg", dict(channels=[4, 8], dense=8))])
-def test_gan_resume_reaches_the_same_weights(image_folder, tmp_path, kind, disc, args):
+def test_gan_resume_reaches_the_same_weights(textured_hr_folder, tmp_path, kind, disc, args):
     opts = dict(gan=kind, discriminator=disc, discriminator_args=args)
-    whole = gan_run(image_folder, tmp_path / "whole", iterations=7, **opts)
-    gan_run(image_folder, tmp_path / "split", iterations=3, **opts)  # "interrupted" after 3
-    resumed = gan_run(image_folder, tmp_path / "split", iterations=7, resume=True, **opts)
+    whole = gan_run(textured_hr_folder, tmp_path / "whole", iterations=7, **opts)
+    gan_run(textured_hr_folder, tmp_path / "split", iterations=3, **opts)  # "interrupted" after 3
+    resumed = gan_run(textured_hr_folder, tmp_path / "split", iterations=7, resume=True, **opts)
     for k, v in whole.state_dict().items():
         np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
     # the discriminator, its Adam moments, u and v, the batch norm statistics: all equal
@@ -538,78 +525,78 @@ def test_gan_resume_reaches_the_same_weights(image_folder, tmp_path, kind, disc,
     assert all(float(r["gan_d"]) > 0 and float(r["pixel"]) > 0 for r in rows)
 
 
-def test_discriminator_learns_on_a_short_run(image_folder, tmp_path):
+def test_discriminator_learns_on_a_short_run(textured_hr_folder, tmp_path):
     # the generator frozen (lr 0): the discriminator alone learns to tell HR from its output
-    gan_run(image_folder, tmp_path / "run", iterations=40, lr=0.0, d_lr=1e-2, gan="vanilla", discriminator="vgg",
+    gan_run(textured_hr_folder, tmp_path / "run", iterations=40, lr=0.0, d_lr=1e-2, gan="vanilla", discriminator="vgg",
             discriminator_args=dict(channels=[4, 8], dense=8), checkpoint_every=40, val_every=40)
     rows = log_rows(tmp_path / "run" / "log.csv")
     first, last = float(rows[0]["gan_d"]), float(rows[-1]["gan_d"])
     assert last < 0.8 * first, (first, last)
 
 
-def test_fine_tuning_options_are_checked(image_folder, tmp_path):
+def test_fine_tuning_options_are_checked(textured_hr_folder, tmp_path):
     with pytest.raises(ValueError, match="RGB network.*1 channel"):
-        gan_run(image_folder, tmp_path / "luma", iterations=1, model="srresnet-nobn",
+        gan_run(textured_hr_folder, tmp_path / "luma", iterations=1, model="srresnet-nobn",
                 model_args=dict(n_feats=8, n_blocks=1, n_colors=1))
     assert not (tmp_path / "luma").exists()
     with pytest.raises(ValueError, match="multiples of 8 px.*\\[5\\]"):
-        gan_run(image_folder, tmp_path / "a", iterations=1, patch_size=5)
+        gan_run(textured_hr_folder, tmp_path / "a", iterations=1, patch_size=5)
     with pytest.raises(ValueError, match="gan must be"):
-        gan_run(image_folder, tmp_path / "b", iterations=1, gan="wgan")
+        gan_run(textured_hr_folder, tmp_path / "b", iterations=1, gan="wgan")
     with pytest.raises(ValueError, match="discriminator must be one of"):
-        gan_run(image_folder, tmp_path / "c", iterations=1, discriminator="patch")
+        gan_run(textured_hr_folder, tmp_path / "c", iterations=1, discriminator="patch")
     with pytest.raises(ValueError, match="perceptual_layers is set but perceptual"):
-        gan_run(image_folder, tmp_path / "d", iterations=1, perceptual_layers={"conv5_4": 1.0})
+        gan_run(textured_hr_folder, tmp_path / "d", iterations=1, perceptual_layers={"conv5_4": 1.0})
     with pytest.raises(ValueError, match="gan_weight must be >= 0"):
-        gan_run(image_folder, tmp_path / "e", iterations=1, gan_weight=-1.0)
+        gan_run(textured_hr_folder, tmp_path / "e", iterations=1, gan_weight=-1.0)
     with pytest.raises(TypeError, match="discriminator_args"):
-        gan_run(image_folder, tmp_path / "f", iterations=1, discriminator_args=dict(bogus=1))
+        gan_run(textured_hr_folder, tmp_path / "f", iterations=1, discriminator_args=dict(bogus=1))
     # --gan with --init-from is the recipe: fine
-    first = gan_run(image_folder, tmp_path / "mse", iterations=1, gan="", pixel_weight=1.0)
+    first = gan_run(textured_hr_folder, tmp_path / "mse", iterations=1, gan="", pixel_weight=1.0)
     assert first is not None
-    gan_run(image_folder, tmp_path / "gan", iterations=1, init_from=str(tmp_path / "mse" / "model.safetensors"))
+    gan_run(textured_hr_folder, tmp_path / "gan", iterations=1, init_from=str(tmp_path / "mse" / "model.safetensors"))
 
 
-def test_cli_refuses_gan_on_a_luma_model(image_folder, tmp_path, capsys):
+def test_cli_refuses_gan_on_a_luma_model(textured_hr_folder, tmp_path, capsys):
     from sr_native.cli import main
 
-    code = main(["train", str(image_folder), "--out", str(tmp_path / "r"), "--model", "srresnet-nobn", "--luma",
+    code = main(["train", str(textured_hr_folder), "--out", str(tmp_path / "r"), "--model", "srresnet-nobn", "--luma",
                  "--gan", "ragan",
                  "--discriminator", "unet", "--patch-size", "8", "--iterations", "1", "-q"])
     assert code == 2
     assert "RGB network" in capsys.readouterr().err
-    code = main(["train", str(image_folder), "--out", str(tmp_path / "r2"), "--perceptual-layers", "conv5_4:1",
+    code = main(["train", str(textured_hr_folder), "--out", str(tmp_path / "r2"), "--perceptual-layers", "conv5_4:1",
                  "--iterations", "1", "-q"])
     assert code == 2
     assert "--perceptual-layers: needs --perceptual" in capsys.readouterr().err
-    code = main(["train", str(image_folder), "--out", str(tmp_path / "r3"), "--perceptual-layers", "conv5_4:x",
+    code = main(["train", str(textured_hr_folder), "--out", str(tmp_path / "r3"), "--perceptual-layers", "conv5_4:x",
                  "--perceptual", "vgg.pth", "--iterations", "1", "-q"])
     assert code == 2
 
 
-def test_perceptual_and_gan_run_from_a_vgg19_file(torch, image_folder, tmp_path):
+def test_perceptual_and_gan_run_from_a_vgg19_file(torch, textured_hr_folder, tmp_path):
     vgg_file = tmp_path / "vgg19-random.pth"
     torch.save(random_vgg_state(torch, 2), vgg_file)
-    net = gan_run(image_folder, tmp_path / "run", iterations=2, perceptual=str(vgg_file), perceptual_layers=VGG_LAYERS,
+    net = gan_run(textured_hr_folder, tmp_path / "run", iterations=2, perceptual=str(vgg_file), perceptual_layers=VGG_LAYERS,
                   perceptual_weight=1.0)
     rows = log_rows(tmp_path / "run" / "log.csv")
     assert float(rows[-1]["perceptual"]) > 0 and float(rows[-1]["gan_g"]) > 0
     assert net.info().architecture == "edsr"
     with pytest.raises(FileNotFoundError, match="vgg19-dcbb9e9d.pth"):
-        gan_run(image_folder, tmp_path / "missing", iterations=1, perceptual=str(tmp_path / "nope.pth"))
+        gan_run(textured_hr_folder, tmp_path / "missing", iterations=1, perceptual=str(tmp_path / "nope.pth"))
     assert not (tmp_path / "missing").exists()
 
 
-def test_srgan_recipe_through_the_cli(image_folder, tmp_path):
+def test_srgan_recipe_through_the_cli(textured_hr_folder, tmp_path):
     # phase 1: pixel loss; phase 2: adversarial fine-tuning from the phase-1 weights
     from sr_native.cli import main
 
     common = ["--model", "srresnet-nobn", "--scale", "2", "--patch-size", "8", "--batch-size", "2", "-q",
               "--threads", "1"]
-    assert main(["train", str(image_folder), "--out", str(tmp_path / "p1"), "--loss", "mse", "--iterations", "2",
+    assert main(["train", str(textured_hr_folder), "--out", str(tmp_path / "p1"), "--loss", "mse", "--iterations", "2",
                  *common]) == 0
     phase1 = tmp_path / "p1" / "model.safetensors"
-    assert main(["train", str(image_folder), "--out", str(tmp_path / "p2"), "--init-from", str(phase1),
+    assert main(["train", str(textured_hr_folder), "--out", str(tmp_path / "p2"), "--init-from", str(phase1),
                  "--iterations", "2", "--gan", "ragan", "--discriminator", "unet", "--pixel-weight", "0.01",
                  "--gan-weight", "5e-3", "--d-lr", "1e-4", "--lr", "1e-4", *common]) == 0
     model = sr_native.weights.load_model(tmp_path / "p2" / "model.safetensors")
@@ -619,19 +606,19 @@ def test_srgan_recipe_through_the_cli(image_folder, tmp_path):
     header = (tmp_path / "p2" / "log.csv").read_text().splitlines()[0]
     assert header == "iteration,loss,lr,val_psnr,seconds,pixel,perceptual,gan_g,gan_d"
     # resume continues the fine-tuning run (its discriminator comes from the checkpoint)
-    assert main(["train", str(image_folder), "--out", str(tmp_path / "p2"), "--iterations", "3", "--resume",
+    assert main(["train", str(textured_hr_folder), "--out", str(tmp_path / "p2"), "--iterations", "3", "--resume",
                  *common]) == 0
 
 
-def test_resume_refuses_a_checkpoint_without_the_discriminator(image_folder, tmp_path):
+def test_resume_refuses_a_checkpoint_without_the_discriminator(textured_hr_folder, tmp_path):
     from safetensors import safe_open
     from safetensors.numpy import save_file
 
-    gan_run(image_folder, tmp_path / "run", iterations=3)
+    gan_run(textured_hr_folder, tmp_path / "run", iterations=3)
     ckpt = tmp_path / "run" / "checkpoint.safetensors"
     with safe_open(str(ckpt), framework="np") as f:
         meta = f.metadata()
         kept = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("disc/adam_v/")}
     save_file(kept, str(ckpt), metadata=meta)
     with pytest.raises(ValueError, match="lacks a usable discriminator state.*adam_v"):
-        gan_run(image_folder, tmp_path / "run", iterations=6, resume=True)
+        gan_run(textured_hr_folder, tmp_path / "run", iterations=6, resume=True)

@@ -17,7 +17,6 @@ upscaled image's luma (MATLAB's BT.601 Y, 0-255):
 """
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -28,18 +27,11 @@ sys.path.insert(0, str(ROOT / "python"))
 
 import sr_native  # noqa: E402
 from sr_native.colour import rgb_to_ycbcr  # noqa: E402
+from sr_native.degradations import jpeg  # noqa: E402
 
 # Detailed regions of the JPEG input (top, left), crop side in input pixels.
 CROPS = [(150, 240), (40, 420)]
 SIDE = 64
-
-
-def jpeg(image, quality):
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
 def luma(image):
@@ -76,7 +68,7 @@ def main(argv=None):
     from PIL import Image, ImageDraw
     from skimage import data
 
-    photo = jpeg(data.coffee(), args.quality)
+    photo = np.rint(jpeg(data.coffee() / 255.0, args.quality) * 255).astype(np.uint8)
     s = args.scale
     results = [("bicubic", sr_native.resize(photo, s))]
     results += [(Path(m).stem, sr_native.upscale(photo, s, model=m)) for m in args.models]
