@@ -363,4 +363,36 @@ FloatArray addend_array(const py::object& obj, const FloatArray& result, const c
     return a;
 }
 
+const char* RowBand::end() const {
+    if (n == 0 || c == 0 || h == 0 || w == 0) return begin();
+    return begin() + (((n * c - 1) * plane + h * w) * static_cast<int64_t>(sizeof(float)));
+}
+
+RowBand row_band(const py::handle& obj, const char* op, const char* name, bool writeable) {
+    py::array arr = float32_ndarray(obj, op, name);
+    const std::string what = std::string(op) + ": " + name;
+    if (arr.ndim() != 4)
+        raise_value(what + " must be (N, C, H, W), got shape " + shape_str(arr));
+    if (writeable && !arr.writeable()) raise_value(what + " is written in place and must be writeable");
+    if (!is_aligned(arr)) raise_value(what + " must be aligned to 4 bytes (float32)");
+    RowBand b{arr, static_cast<float*>(arr.mutable_data()), arr.shape(0), arr.shape(1), arr.shape(2),
+              arr.shape(3), 0};
+    const int64_t f = sizeof(float);
+    const auto* st = arr.strides();
+    if (b.n == 0 || b.c == 0 || b.h == 0 || b.w == 0) raise_value(what + " must not be empty, got shape " + shape_str(arr));
+    // Strides of a single-element dimension do not matter (numpy may set anything there).
+    const bool cols_ok = b.w == 1 || st[3] == f;
+    const bool rows_ok = b.h == 1 || st[2] == b.w * f;
+    b.plane = b.c > 1 ? st[1] / f : b.h * b.w;
+    const bool plane_ok = st[1] % f == 0 && b.plane >= b.h * b.w;
+    const bool image_ok = b.n == 1 || st[0] == b.c * b.plane * f;
+    if (!(cols_ok && rows_ok && plane_ok && image_ok))
+        raise_value(what + " must be a row band: contiguous rows, channel planes at least H * W floats apart and "
+                    "images C planes apart (a row slice x[:, :, a:b] of a C-contiguous array), got shape " +
+                    shape_str(arr));
+    return b;
+}
+
+bool overlaps(const RowBand& a, const RowBand& b) { return a.begin() < b.end() && b.begin() < a.end(); }
+
 }  // namespace sr_native::bind

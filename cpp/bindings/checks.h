@@ -108,4 +108,20 @@ FloatArray result_array(const py::object& out_obj, const std::vector<int64_t>& s
 FloatArray addend_array(const py::object& obj, const FloatArray& result, const char* op, const char* name,
                         const char* out_name, const char* why);
 
+// A band of rows of (N, C, H, W) float32 images whose channel planes may lie
+// further apart than h * w floats: a row slice x[:, :, a:b] of a C-contiguous
+// array (sr_native.streaming's buffers), or a C-contiguous array itself.
+// Pixels within a plane are contiguous; images lie C planes apart.
+struct RowBand {
+    py::array arr;  // keeps the memory alive
+    float* data;
+    int64_t n, c, h, w, plane;  // plane: floats between channel planes
+    const char* begin() const { return reinterpret_cast<const char*>(data); }
+    const char* end() const;  // one past the last float of the last row
+};
+// ValueError naming the op and argument for anything else (any dtype but
+// float32: TypeError); writeable arrays only when `writeable`.
+RowBand row_band(const py::handle& obj, const char* op, const char* name, bool writeable);
+bool overlaps(const RowBand& a, const RowBand& b);
+
 }  // namespace sr_native::bind

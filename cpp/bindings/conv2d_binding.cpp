@@ -136,9 +136,73 @@ FloatArray conv1x1_pair(const py::object& x_obj, const py::object& w1_obj, const
     return y;
 }
 
+// conv2d over a band of rows (kernels.h's Conv2dRows): x, residual and out
+// may be row slices of taller arrays; out's rows are the output's.
+void conv2d_rows(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
+                 const py::object& out_obj, int64_t pad_top, int64_t whole_h, bool relu,
+                 const py::object& residual_obj, double res_scale, bool reference) {
+    const char* op = "conv2d_rows";
+    const RowBand x = row_band(x_obj, op, "x", false);
+    RowBand y = row_band(out_obj, op, "out", true);
+    FloatArray w = float32_array(w_obj, op, "w");
+    require_ndim(w, 4, op, "w", "(O, C, K, K)");
+    const int64_t k = w.shape(2), p = k / 2;
+    if (w.shape(3) != k || k % 2 == 0 || k > 9)
+        raise_value(std::string(op) + ": w must be (O, C, K, K) with K odd from 1 to 9, got shape " + shape_str(w));
+    if (w.shape(1) != x.c || w.shape(0) != y.c || x.n != y.n || x.w != y.w)
+        raise_value(std::string(op) + ": x " + shape_str(x.arr) + ", w " + shape_str(w) + " and out " +
+                    shape_str(y.arr) + " do not agree (out must be (N, O, rows, W) for x (N, C, x_rows, W))");
+    const int64_t pad_bottom = y.h + k - 1 - x.h - pad_top;
+    if (pad_top < 0 || pad_top > p || pad_bottom < 0 || pad_bottom > p)
+        raise_value(std::string(op) + ": out has " + std::to_string(y.h) + " rows, x " + std::to_string(x.h) +
+                    " and pad_top is " + std::to_string(pad_top) + ": the zero rows above and below x must each be "
+                    "from 0 to K/2 = " + std::to_string(p));
+    if (whole_h < y.h)
+        raise_value(std::string(op) + ": whole_h (" + std::to_string(whole_h) + ") must be at least out's rows (" +
+                    std::to_string(y.h) + ")");
+    Conv2dEpilogue e;
+    e.relu = relu;
+    e.res_scale = finite_float32(res_scale, op, "res_scale");
+    FloatArray b;
+    if (!b_obj.is_none()) {
+        b = float32_array(b_obj, op, "b");
+        require_shape(b, {y.c}, op, "b", "(w's output channels)");
+        e.bias = b.data();
+    }
+    if (overlaps(x, y)) raise_value(std::string(op) + ": out must not share memory with x");
+    const char* y0 = y.begin();
+    const char* y1 = y.end();
+    const auto inside_y = [&](const py::array& a) {
+        const char* a0 = static_cast<const char*>(a.data());
+        return a0 < y1 && y0 < a0 + a.nbytes();
+    };
+    if (inside_y(w) || (e.bias && inside_y(b))) raise_value(std::string(op) + ": out must not share memory with w or b");
+    if (!residual_obj.is_none()) {
+        const RowBand r = row_band(residual_obj, op, "residual", false);
+        if (r.n != y.n || r.c != y.c || r.h != y.h || r.w != y.w)
+            raise_value(std::string(op) + ": residual must have out's shape, got " +
+                        shape_str(r.arr) + " for out " + shape_str(y.arr));
+        if (r.data != y.data && overlaps(r, y))
+            raise_value(std::string(op) + ": residual may be out itself but must not partly overlap it");
+        e.residual = r.data;
+    }
+    const Conv2dShape s{y.n, x.c, y.h, y.w, y.c, k};
+    const int64_t r_plane = e.residual ? row_band(residual_obj, op, "residual", false).plane : y.plane;
+    const Conv2dRows rows{x.h, pad_top, x.plane, y.plane, r_plane, whole_h};
+    {
+        py::gil_scoped_release release;
+        if (reference) ref::conv2d_forward_rows(x.data, w.data(), y.data, s, e, rows);
+        else conv2d_forward_rows(x.data, w.data(), y.data, s, e, rows);
+    }
+}
+
 }  // namespace
 
 void register_conv2d(py::module_& m) {
+    m.def("conv2d_rows", &conv2d_rows, py::arg("x"), py::arg("w"), py::arg("b") = py::none(), py::kw_only(),
+          py::arg("out"), py::arg("pad_top"), py::arg("whole_h"), py::arg("relu") = false,
+          py::arg("residual") = py::none(), py::arg("res_scale") = 1.0, py::arg("reference") = false,
+          "conv2d over a band of rows of a taller image into out; see sr_native.ops.conv2d_rows.");
     m.def("conv2d", &conv2d, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
           py::kw_only(), py::arg("relu") = false, py::arg("residual") = py::none(),
           py::arg("res_scale") = 1.0, py::arg("out") = py::none(), py::arg("reference") = false,

@@ -53,9 +53,26 @@ FloatArray pixel_unshuffle_py(const py::object& x_obj, int64_t r, const py::obje
     return y;
 }
 
+// pixel_shuffle from a row band into a row band (checks.h's RowBand).
+void pixel_shuffle_rows_py(const py::object& x_obj, int64_t r, const py::object& out_obj) {
+    const char* op = "pixel_shuffle_rows";
+    if (r < 1 || r > 16)
+        raise_value(std::string(op) + ": r must be an integer from 1 to 16, got " + std::to_string(r));
+    const RowBand x = row_band(x_obj, op, "x", false);
+    RowBand y = row_band(out_obj, op, "out", true);
+    if (x.c % (r * r) != 0 || y.n != x.n || y.c != x.c / (r * r) || y.h != x.h * r || y.w != x.w * r)
+        raise_value(std::string(op) + ": out must be (N, C/(r*r), H*r, W*r) for x " + shape_str(x.arr) + " and r = " +
+                    std::to_string(r) + ", got " + shape_str(y.arr));
+    if (overlaps(x, y)) raise_value(std::string(op) + ": out must not share memory with x");
+    py::gil_scoped_release release;
+    pixel_shuffle_rows(x.data, y.data, x.n, x.c, x.h, x.w, static_cast<int>(r), x.plane, y.plane);
+}
+
 }  // namespace
 
 void register_pixel_shuffle(py::module_& m) {
+    m.def("pixel_shuffle_rows", &pixel_shuffle_rows_py, py::arg("x"), py::arg("r"), py::kw_only(), py::arg("out"),
+          "pixel_shuffle between row bands; see sr_native.ops.pixel_shuffle_rows.");
     m.def("pixel_shuffle", &pixel_shuffle_py, py::arg("x"), py::arg("r"), py::kw_only(),
           py::arg("out") = py::none(), py::arg("reference") = false);
     m.def("pixel_unshuffle", &pixel_unshuffle_py, py::arg("x"), py::arg("r"), py::kw_only(),

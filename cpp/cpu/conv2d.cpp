@@ -95,15 +95,16 @@ std::vector<float> conv2d_detail::pack_weights(const float* w, int64_t O, int64_
 
 void conv2d_detail::forward_blocks(const ConvKernels& kr, FwdBlockArgs a, const float* wpack, int R,
                                    int64_t ckk, int64_t o_begin, int64_t o_end, const Conv2dEpilogue& e,
-                                   float* y, int64_t y_cstride) {
+                                   float* y, int64_t y_cstride, int64_t r_cstride) {
     a.y_cstride = y_cstride;
+    a.r_cstride = r_cstride < 0 ? y_cstride : r_cstride;
     a.res_scale = e.res_scale;
     a.relu = e.relu;
     for (int64_t o0 = o_begin; o0 < o_end; o0 += R) {
         a.wpack = wpack + o0 * ckk;
         a.r = static_cast<int>(std::min<int64_t>(R, o_end - o0));
         a.bias = e.bias ? e.bias + o0 : nullptr;
-        a.residual = e.residual ? e.residual + o0 * y_cstride : nullptr;
+        a.residual = e.residual ? e.residual + o0 * a.r_cstride : nullptr;
         a.y = y + o0 * y_cstride;
         kr.fwd_block(a);
     }
@@ -118,9 +119,10 @@ namespace {
 // through a small zero-padded copy instead. Copying rows into the ring, as
 // the K > 1 path does, cost as much as the arithmetic for 192 -> 25.
 void forward_1x1(const conv2d_detail::ConvKernels& kr, const float* x, const float* w, float* y,
-                 const Conv2dShape& s, const Conv2dEpilogue& e) {
+                 const Conv2dShape& s, const Conv2dEpilogue& e, const Conv2dRows& rows) {
     using namespace conv2d_detail;
     const int64_t N = s.n, C = s.c, O = s.o, HW = s.h * s.w;
+    const int64_t XP = rows.x_plane, YP = rows.y_plane, RP = rows.r_plane;  // x_rows == h, pad_top == 0 for 1x1
     const int64_t L = kr.lanes;
     const int R = choose_block(kr, O, HW, C);
     const std::vector<float> wpack = pack_weights(w, O, C, 1, R);
@@ -154,24 +156,24 @@ void forward_1x1(const conv2d_detail::ConvKernels& kr, const float* x, const flo
                 q1 = HW;
                 tailbuf.assign(static_cast<size_t>(C * L), 0.0f);
                 for (int64_t c = 0; c < C; ++c)
-                    std::memcpy(tailbuf.data() + c * L, x + (n * C + c) * HW + full, tail * sizeof(float));
+                    std::memcpy(tailbuf.data() + c * L, x + (n * C + c) * XP + full, tail * sizeof(float));
             }
             a.c = C;
             // Pieces small enough that every block re-reads them from L1/L2.
             for (int64_t p0 = q0; p0 < q1; p0 += kPiece1x1) {
                 const int64_t p1 = std::min(q1, p0 + kPiece1x1);
                 if (k < nspans) {
-                    a.xbuf = x + n * C * HW + p0;
-                    a.plane = HW;
+                    a.xbuf = x + n * C * XP + p0;
+                    a.plane = XP;
                 } else {
                     a.xbuf = tailbuf.data();
                     a.plane = L;
                 }
                 a.w = p1 - p0;
-                const int64_t at = n * O * HW + p0;  // output channel 0 of this piece
+                const int64_t at = n * O * YP + p0;  // output channel 0 of this piece
                 Conv2dEpilogue ep = e;
-                ep.residual = e.residual ? e.residual + at : nullptr;
-                forward_blocks(kr, a, wpack.data(), R, C, 0, O, ep, y + at, HW);
+                ep.residual = e.residual ? e.residual + n * O * RP + p0 : nullptr;
+                forward_blocks(kr, a, wpack.data(), R, C, 0, O, ep, y + at, YP, RP);
             }
         }
     }
@@ -197,24 +199,36 @@ bool conv2d_detail::use_winograd(const Conv2dShape& s) {
     return s.c >= 16 && s.o >= 8 && tiles >= 64;
 }
 
+Conv2dRows conv2d_same_rows(const Conv2dShape& s) {
+    return Conv2dRows{s.h, s.k / 2, s.h * s.w, s.h * s.w, s.h * s.w, s.h};
+}
+
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e) {
+    conv2d_forward_rows(x, w, y, s, e, conv2d_same_rows(s));
+}
+
+void conv2d_forward_rows(const float* x, const float* w, float* y, const Conv2dShape& s,
+                         const Conv2dEpilogue& e, const Conv2dRows& rows) {
     using namespace conv2d_detail;
     // Winograd mixes a 6x6 input tile into all 16 outputs of its tile, so a
     // NaN or infinity would reach outputs whose window does not hold it:
     // non-finite weights (a small scan) take the direct path, and tiles with
     // non-finite input are computed directly inside the Winograd driver.
-    if (use_winograd(s) && all_finite(w, s.o * s.c * s.k * s.k)) {
-        conv2d_forward_winograd(x, w, y, s, e);
+    Conv2dShape whole = s;
+    whole.h = rows.whole_h;
+    if (use_winograd(whole) && all_finite(w, s.o * s.c * s.k * s.k)) {
+        conv2d_forward_winograd(x, w, y, s, e, rows);
         return;
     }
     const ConvKernels kr = conv2d_active_kernels();
     if (s.k == 1) {
-        forward_1x1(kr, x, w, y, s, e);
+        forward_1x1(kr, x, w, y, s, e, rows);
         return;
     }
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, K = s.k, P = K / 2;
     const int64_t KK = K * K, HW = H * W;
+    const int64_t XR = rows.x_rows, XP = rows.x_plane, YP = rows.y_plane, RP = rows.r_plane, T = rows.pad_top;
     const int64_t wp = ceil_div(W, kPadTo) * kPadTo + 2 * P;  // tiles read whole vectors
     const int R = choose_block(kr, O, W, C * KK);
     const int64_t nblocks = ceil_div(O, R);
@@ -256,10 +270,11 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
                 // Input rows oh-P..oh+P must be in the ring; slot of row ih is (ih+P) % K.
                 for (int64_t ih = oh == oh0 ? oh - P : oh + P; ih <= oh + P; ++ih) {
                     const int64_t slot = (ih + P) % K;
+                    const int64_t xr = ih + P - T;  // x's row for padded row ih
                     for (int64_t c = 0; c < C; ++c) {
                         float* dst = ring + c * plane + slot * wp;
-                        if (ih >= 0 && ih < H)
-                            std::memcpy(dst + P, x + (n * C + c) * HW + ih * W, W * sizeof(float));
+                        if (xr >= 0 && xr < XR)
+                            std::memcpy(dst + P, x + (n * C + c) * XP + xr * W, W * sizeof(float));
                         else
                             std::memset(dst, 0, wp * sizeof(float));
                     }
@@ -274,10 +289,10 @@ void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape&
                 a.taps = taps;
                 a.ntaps = KK;
                 a.w = W;
-                const int64_t at = n * O * HW + oh * W;  // output channel 0 of this row
+                const int64_t at = n * O * YP + oh * W;  // output channel 0 of this row
                 Conv2dEpilogue ep = e;
-                ep.residual = e.residual ? e.residual + at : nullptr;
-                forward_blocks(kr, a, wpack.data(), R, C * KK, b0 * R, std::min(O, b1 * R), ep, y + at, HW);
+                ep.residual = e.residual ? e.residual + n * O * RP + oh * W : nullptr;
+                forward_blocks(kr, a, wpack.data(), R, C * KK, b0 * R, std::min(O, b1 * R), ep, y + at, YP, RP);
             }
         }
     }

@@ -75,7 +75,7 @@ void fwd_tile(const FwdBlockArgs& a, int64_t ow) {
     for (int r = 0; r < R; ++r) {
         const Vec b = simd::vset1(a.bias ? a.bias[r] : 0.0f);
         float* yr = a.y + r * a.y_cstride + ow;
-        const float* rr = a.residual ? a.residual + r * a.y_cstride + ow : nullptr;
+        const float* rr = a.residual ? a.residual + r * a.r_cstride + ow : nullptr;
 #pragma GCC unroll 8
         for (int v = 0; v < V; ++v) {
             Vec t = simd::vadd(acc[r][v], b);

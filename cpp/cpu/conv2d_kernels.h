@@ -34,6 +34,7 @@ struct FwdBlockArgs {
     const float* residual;  // or null; may alias y
     float* y;
     int64_t y_cstride;
+    int64_t r_cstride;  // residual's channel stride (y_cstride unless a band's views differ)
     float res_scale;
     bool relu;
 };
@@ -126,7 +127,8 @@ std::vector<float> pack_weights(const float* w, int64_t O, int64_t C, int64_t KK
 // plane, taps, ntaps, w). y and e.residual point at output channel 0 of that
 // row; channel o is o * y_cstride further. Bias and ReLU from e.
 void forward_blocks(const ConvKernels& kr, FwdBlockArgs a, const float* wpack, int R, int64_t ckk,
-                    int64_t o_begin, int64_t o_end, const Conv2dEpilogue& e, float* y, int64_t y_cstride);
+                    int64_t o_begin, int64_t o_end, const Conv2dEpilogue& e, float* y, int64_t y_cstride,
+                    int64_t r_cstride = -1);  // -1: y_cstride
 
 // The channels-last dw tile (index into dwt_ov / dwt_rc / dwt_tile) that pads
 // O and C least, and its rough cost in cycles per pixel (conv2d_backward.cpp).

@@ -107,8 +107,9 @@ namespace {
 // it reaches only the outputs whose 3x3 window holds it). Float sums over the
 // in-image taps (padded taps add w * 0 = 0: the weights are finite here).
 void direct_tiles(const float* x, const float* w, float* y, const Conv2dShape& s, const Conv2dEpilogue& e,
-                  int64_t t0, int64_t nts, int64_t o0, int64_t o1) {
-    const int64_t C = s.c, H = s.h, W = s.w, HW = H * W;
+                  const Conv2dRows& rows, int64_t t0, int64_t nts, int64_t o0, int64_t o1) {
+    const int64_t C = s.c, H = s.h, W = s.w;
+    const int64_t XR = rows.x_rows, XP = rows.x_plane, YP = rows.y_plane, RP = rows.r_plane, T = rows.pad_top;
     const int64_t TH = ceil_div(H, kWinoM), TW = ceil_div(W, kWinoM);
     for (int64_t t = t0; t < t0 + nts; ++t) {
         const int64_t n = t / (TH * TW), r0 = t % (TH * TW) / TW * kWinoM, c0 = t % TW * kWinoM;
@@ -117,11 +118,11 @@ void direct_tiles(const float* x, const float* w, float* y, const Conv2dShape& s
                 for (int64_t ow = c0; ow < std::min(W, c0 + kWinoM); ++ow) {
                     float acc = 0.0f;
                     for (int64_t c = 0; c < C; ++c) {
-                        const float* xc = x + (n * C + c) * HW;
+                        const float* xc = x + (n * C + c) * XP;
                         const float* wk = w + (o * C + c) * 9;
                         for (int64_t kh = 0; kh < 3; ++kh) {
-                            const int64_t ih = oh + kh - 1;
-                            if (ih < 0 || ih >= H) continue;
+                            const int64_t ih = oh + kh - T;  // x's row
+                            if (ih < 0 || ih >= XR) continue;
                             for (int64_t kw = 0; kw < 3; ++kw) {
                                 const int64_t iw = ow + kw - 1;
                                 if (iw >= 0 && iw < W) acc += wk[kh * 3 + kw] * xc[ih * W + iw];
@@ -130,8 +131,9 @@ void direct_tiles(const float* x, const float* w, float* y, const Conv2dShape& s
                     }
                     float v = acc + (e.bias ? e.bias[o] : 0.0f);
                     if (e.relu) v = v < 0.0f ? 0.0f : v;  // NaN passes
-                    const int64_t i = (n * s.o + o) * HW + oh * W + ow;
-                    y[i] = e.residual ? e.residual[i] + e.res_scale * v : e.res_scale * v;
+                    const int64_t i = (n * s.o + o) * YP + oh * W + ow;
+                    const int64_t ri = (n * s.o + o) * RP + oh * W + ow;
+                    y[i] = e.residual ? e.residual[ri] + e.res_scale * v : e.res_scale * v;
                 }
             }
         }
@@ -140,9 +142,12 @@ void direct_tiles(const float* x, const float* w, float* y, const Conv2dShape& s
 }  // namespace
 
 void conv2d_forward_winograd(const float* x, const float* w, float* y, const Conv2dShape& s,
-                             const Conv2dEpilogue& e) {
+                             const Conv2dEpilogue& e, const Conv2dRows& rows) {
     const WinoKernels kr = wino_active_kernels();
     const int64_t N = s.n, C = s.c, H = s.h, W = s.w, O = s.o, HW = H * W;
+    // x's rows and planes (a band of a taller image: kernels.h's Conv2dRows);
+    // a tile's 6x6 patch starts at x row r0 - T, zeros outside [0, XR).
+    const int64_t XR = rows.x_rows, XP = rows.x_plane, YP = rows.y_plane, RP = rows.r_plane, T = rows.pad_top;
     const int64_t TH = ceil_div(H, kWinoM), TW = ceil_div(W, kWinoM);
     const int64_t tiles = N * TH * TW;
     const int64_t group = static_cast<int64_t>(kr.vecs) * kr.lanes;
@@ -198,8 +203,8 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
         int64_t* in_row = x_off + ntp;  // per vector of tiles (ntp / lanes used)
         int64_t* in_col = in_row + ntp;
         int64_t* in_img = in_col + ntp;
-        unsigned char* rows = dims_all.data() + tid * 5 * ntp;
-        unsigned char* cols = rows + ntp;
+        unsigned char* tile_rows = dims_all.data() + tid * 5 * ntp;
+        unsigned char* cols = tile_rows + ntp;
         unsigned char* inside = cols + ntp;  // whole 6x6 patch inside the image
         unsigned char* vec_fast = inside + ntp;
         unsigned char* in_fast = vec_fast + ntp;
@@ -215,16 +220,16 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                 for (int64_t t = 0; t < nts; ++t) {
                     const int64_t gt = t0 + t, n = gt / (TH * TW), rem = gt % (TH * TW);
                     const int64_t r0 = rem / TW * kWinoM, c0 = rem % TW * kWinoM;
-                    y_off[t] = n * O * HW + r0 * W + c0;
-                    x_off[t] = n * C * HW + (r0 - 1) * W + (c0 - 1);
-                    rows[t] = static_cast<unsigned char>(std::min<int64_t>(kWinoM, H - r0));
+                    y_off[t] = n * O * YP + r0 * W + c0;
+                    x_off[t] = n * C * XP + (r0 - T) * W + (c0 - 1);
+                    tile_rows[t] = static_cast<unsigned char>(std::min<int64_t>(kWinoM, H - r0));
                     cols[t] = static_cast<unsigned char>(std::min<int64_t>(kWinoM, W - c0));
-                    inside[t] = r0 >= 1 && r0 + 5 <= H && c0 >= 1 && c0 + 5 <= W;
+                    inside[t] = r0 - T >= 0 && r0 - T + 6 <= XR && c0 >= 1 && c0 + 5 <= W;
                 }
                 for (int64_t t = 0; t < ntp; t += kr.lanes) {
                     bool fast = t + kr.lanes <= nts;
                     for (int64_t k = 0; fast && k < kr.lanes; ++k)
-                        fast = rows[t + k] == kWinoM && cols[t + k] == kWinoM &&
+                        fast = tile_rows[t + k] == kWinoM && cols[t + k] == kWinoM &&
                                y_off[t + k] == y_off[t] + k * kWinoM;
                     vec_fast[t / kr.lanes] = fast;
                 }
@@ -234,24 +239,24 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     const int64_t ta = t0 + k * kr.lanes, tb = ta + kr.lanes - 1;
                     in_fast[k] = kr.fast_input && (k + 1) * kr.lanes <= nts &&
                                  ta / TW == tb / TW;  // same image and tile row
-                    in_img[k] = ta / (TH * TW) * C * HW;
-                    in_row[k] = ta % (TH * TW) / TW * kWinoM - 1;
+                    in_img[k] = ta / (TH * TW) * C * XP;
+                    in_row[k] = ta % (TH * TW) / TW * kWinoM - T;
                     in_col[k] = ta % TW * kWinoM - 1;
                 }
                 for (int64_t c = 0; c < C; ++c) {
                     for (int64_t t = 0; t < nts; ++t) {
                         if (in_fast[t / kr.lanes]) continue;
-                        const float* xc = x + x_off[t] + c * HW;
+                        const float* xc = x + x_off[t] + c * XP;
                         if (inside[t]) {
                             for (int i = 0; i < kWinoA; ++i)
                                 for (int j = 0; j < kWinoA; ++j)
                                     d[(i * kWinoA + j) * ntp + t] = xc[i * W + j];
                         } else {
                             const int64_t rem = (t0 + t) % (TH * TW);
-                            const int64_t r0 = rem / TW * kWinoM - 1, c0 = rem % TW * kWinoM - 1;
+                            const int64_t r0 = rem / TW * kWinoM - T, c0 = rem % TW * kWinoM - 1;
                             for (int i = 0; i < kWinoA; ++i)
                                 for (int j = 0; j < kWinoA; ++j) {
-                                    const bool in = r0 + i >= 0 && r0 + i < H && c0 + j >= 0 && c0 + j < W;
+                                    const bool in = r0 + i >= 0 && r0 + i < XR && c0 + j >= 0 && c0 + j < W;
                                     d[(i * kWinoA + j) * ntp + t] = in ? xc[i * W + j] : 0.0f;
                                 }
                         }
@@ -264,8 +269,9 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                     ia.nt = nts;
                     ia.v = v + c * ntp;
                     ia.v_pos_stride = C * ntp;
-                    ia.x = x + c * HW;
-                    ia.h = H;
+                    ia.x = x + c * XP;
+                    ia.h = XR;
+                    ia.plane = XP;
                     ia.w = W;
                     ia.in_fast = in_fast;
                     ia.in_img = in_img;
@@ -279,7 +285,7 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
                 // which the input transform reports.
             }
             if (blk_nonfinite) {
-                direct_tiles(x, w, y, s, e, t0, nts, g * per_group * kr.r_max,
+                direct_tiles(x, w, y, s, e, rows, t0, nts, g * per_group * kr.r_max,
                              std::min(O, std::min(nob, g * per_group + per_group) * kr.r_max));
                 continue;
             }
@@ -295,10 +301,13 @@ void conv2d_forward_winograd(const float* x, const float* w, float* y, const Con
             a.m = m;
             a.out = out;
             a.tile_off = y_off;
-            a.tile_rows = rows;
+            a.tile_rows = tile_rows;
             a.tile_cols = cols;
             a.vec_fast = vec_fast;
-            a.y_cstride = HW;
+            a.y_cstride = YP;
+            a.y_img = O * YP;
+            a.r_cstride = RP;
+            a.r_imgdiff = O * (RP - YP);
             a.y_rowstride = W;
             a.bias = e.bias;
             a.residual = e.residual;

@@ -141,9 +141,9 @@ void input_transform(const WinoInputArgs& a) {
                 const int64_t row = a.in_row[t / kL] + i;
                 if (row >= 0 && row < a.h) {
                     const float* xr = a.x + a.in_img[t / kL] + row * a.w;
-                    // The next channel's patch rows (planes are h * w apart): 66
+                    // The next channel's patch rows (planes are a.plane apart): 66
                     // floats from 64 separate planes defeat the hardware prefetcher.
-                    for (int q = 0; q < 5; ++q) prefetch_read(xr + a.h * a.w + a.in_col[t / kL] + 16 * q);
+                    for (int q = 0; q < 5; ++q) prefetch_read(xr + a.plane + a.in_col[t / kL] + 16 * q);
                     load_row_phases(xr, a.in_col[t / kL], a.w, z);
                 } else {
                     for (int j = 0; j < kWinoA; ++j) z[j] = simd::vzero();
@@ -242,7 +242,7 @@ inline void interleave4(const Vec* c, Vec* p) {
 void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride, int64_t o) {
     const Vec bias = simd::vset1(a.bias ? a.bias[o] : 0.0f);
     const Vec scale = simd::vset1(a.res_scale);
-    const int64_t base = o * a.y_cstride;
+    const int64_t base = o * a.y_cstride, rbase = o * a.r_cstride;
     for (int64_t t = 0; t < a.ntp; t += kL) {
         if (t >= a.nt) break;
         Vec rows[kWinoA][4];  // A^T applied down the columns
@@ -266,14 +266,15 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
                 Vec px[4];
                 interleave4(o4, px);
                 const int64_t off = a.tile_off[t] + base + i * a.y_rowstride;
+                const int64_t roff = a.residual ? a.tile_off[t] + a.r_imgdiff * (a.tile_off[t] / a.y_img) + rbase + i * a.y_rowstride : 0;
                 float* yr = a.y + off;
                 // Same rows of the next channel (see input_transform).
                 for (int q = 0; q < 4; ++q) {
                     prefetch_write(yr + a.y_cstride + q * kL);
-                    if (a.residual) prefetch_read(a.residual + off + a.y_cstride + q * kL);
+                    if (a.residual) prefetch_read(a.residual + roff + a.r_cstride + q * kL);
                 }
                 if (a.residual) {
-                    const float* rr = a.residual + off;
+                    const float* rr = a.residual + roff;
                     for (int q = 0; q < 4; ++q) px[q] = simd::vadd(simd::vload(rr + q * kL), px[q]);
                 }
                 for (int q = 0; q < 4; ++q) simd::vstore(yr + q * kL, px[q]);
@@ -286,12 +287,13 @@ void output_channel(const WinoBlockArgs& a, const float* m, int64_t m_pos_stride
         const int64_t tn = a.nt - t < kL ? a.nt - t : kL;
         for (int64_t k = 0; k < tn; ++k) {
             const int64_t off = a.tile_off[t + k] + base;
+            const int64_t roff = a.tile_off[t + k] + a.r_imgdiff * (a.tile_off[t + k] / a.y_img) + rbase;
             const int rows_in = a.tile_rows[t + k], cols_in = a.tile_cols[t + k];
             for (int i = 0; i < rows_in; ++i) {
                 float* yr = a.y + off + i * a.y_rowstride;
                 const float* src = a.out + i * 4 * kL + k;
                 if (a.residual) {
-                    const float* rr = a.residual + off + i * a.y_rowstride;
+                    const float* rr = a.residual + roff + i * a.y_rowstride;
                     for (int j = 0; j < cols_in; ++j) yr[j] = rr[j] + src[j * kL];
                 } else {
                     for (int j = 0; j < cols_in; ++j) yr[j] = src[j * kL];

@@ -46,6 +46,7 @@ struct WinoInputArgs {
     int64_t v_pos_stride;
     const float* x;
     int64_t h, w;
+    int64_t plane;  // floats between x's channel planes (h * w, or more for a band's view)
     const unsigned char* in_fast;
     const int64_t* in_img;
     const int64_t* in_row;
@@ -82,6 +83,8 @@ struct WinoBlockArgs {
     const unsigned char* tile_cols;
     const unsigned char* vec_fast;
     int64_t y_cstride, y_rowstride;
+    int64_t y_img;  // floats between y's images (O * y_cstride)
+    int64_t r_cstride, r_imgdiff;  // residual: channel stride; offset from y's per image (n * O * (r - y plane))
     const float* bias;
     const float* residual;  // may alias y
     float* y;
@@ -144,7 +147,7 @@ bool use_winograd(const Conv2dShape& s);
 
 // The Winograd forward (K == 3 only); same contract as conv2d_forward.
 void conv2d_forward_winograd(const float* x, const float* w, float* y, const Conv2dShape& s,
-                             const Conv2dEpilogue& e);
+                             const Conv2dEpilogue& e, const Conv2dRows& rows);
 
 // dw += the weight gradient of a 3x3 convolution through F(4x4, 3x3)
 // (conv2d_backward_winograd.cpp).

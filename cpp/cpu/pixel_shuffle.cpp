@@ -28,6 +28,11 @@ constexpr int kMaxStackR = 16;  // larger r goes to the reference
 
 void pixel_shuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r) {
     if (r > kMaxStackR) return ref::pixel_shuffle(x, y, n, c, h, w, r);
+    pixel_shuffle_rows(x, y, n, c, h, w, r, h * w, h * w * r * r);
+}
+
+void pixel_shuffle_rows(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r,
+                        int64_t x_plane, int64_t y_plane) {
     const int64_t rr = static_cast<int64_t>(r) * r, co = c / rr, ho = h * r, wo = w * r;
     const int64_t rows = n * co * ho;  // output rows, each independent
 #pragma omp parallel for schedule(static) num_threads(get_num_threads()) if (rows * wo > 32768)
@@ -35,8 +40,8 @@ void pixel_shuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, in
         const int64_t oh = row % ho, b_oc = row / ho;  // b_oc = b * co + oc
         const int64_t ih = oh / r, i = oh % r;
         const float* src[kMaxStackR];
-        for (int j = 0; j < r; ++j) src[j] = x + ((b_oc * rr + i * r + j) * h + ih) * w;
-        float* dst = y + row * wo;
+        for (int j = 0; j < r; ++j) src[j] = x + (b_oc * rr + i * r + j) * x_plane + ih * w;
+        float* dst = y + b_oc * y_plane + oh * wo;
         if (r == 2) interleave_row<2>(src, dst, w, r);
         else if (r == 3) interleave_row<3>(src, dst, w, r);
         else if (r == 4) interleave_row<4>(src, dst, w, r);

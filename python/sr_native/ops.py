@@ -100,6 +100,28 @@ def conv2d(x, w, b=None, *, relu=False, residual=None, res_scale=1.0, out=None, 
                         reference=reference)
 
 
+def conv2d_rows(x, w, b=None, *, out, pad_top, whole_h, relu=False, residual=None, res_scale=1.0, reference=None):
+    """conv2d over a band of rows of a taller image, into out (CPU; what
+    sr_native.streaming runs networks with).
+
+    x, out and residual are (N, C, rows, W) row bands: C-contiguous arrays or
+    row slices a[:, :, i:j] of them (planes further apart than their rows).
+    Output row i reads x's rows i - pad_top .. i - pad_top + K - 1, zeros
+    outside x: pad_top = K // 2 and as many rows as out is conv2d's "same"
+    padding; pad_top = 0 and K - 1 more rows than out reads real rows on
+    both sides. Winograd's 4x4 tiles start at out's first row, so a band
+    starting on a multiple of 4 of the whole image computes the whole
+    image's bits there; whole_h (the whole image's rows) makes conv2d's
+    Winograd-or-direct choice the whole image's. The epilogue is conv2d's.
+    """
+    relu, res_scale = _flag(relu, "conv2d_rows", "relu"), _real(res_scale, "conv2d_rows", "res_scale")
+    reference = _ref(reference, "conv2d_rows")
+    pad_top, whole_h = _int(pad_top, "conv2d_rows", "pad_top"), _int(whole_h, "conv2d_rows", "whole_h")
+    _core.conv2d_rows(x, w, b, out=out, pad_top=pad_top, whole_h=whole_h, relu=relu, residual=residual,
+                      res_scale=res_scale, reference=reference)
+    return out
+
+
 def conv2d_backward(x, w, dy, *, dx_residual=None, dx_out=None, need_dx=True, reference=None):
     """Gradients of y = conv2d(x, w, b) (no epilogue) given dy = dL/dy.
 
@@ -205,6 +227,12 @@ def pixel_shuffle(x, r, *, out=None, reference=None):
     if _on_gpu(x, out):
         return _gpu("pixel_shuffle", reference)(x, _factor(r, "pixel_shuffle"), out=out)
     return _core.pixel_shuffle(x, _factor(r, "pixel_shuffle"), out=out, reference=reference)
+
+
+def pixel_shuffle_rows(x, r, *, out):
+    """pixel_shuffle from a row band into a row band (see conv2d_rows); CPU."""
+    _core.pixel_shuffle_rows(x, _factor(r, "pixel_shuffle_rows"), out=out)
+    return out
 
 
 def pixel_unshuffle(x, r, *, out=None, reference=None):

@@ -52,6 +52,26 @@ struct Conv2dEpilogue {
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e);
 
+// conv2d over a band of rows of a taller image (sr_native.streaming): s.h
+// is the output's rows; x holds x_rows rows, and output row i reads x rows
+// i - pad_top .. i - pad_top + K - 1 (zeros outside [0, x_rows)), so
+// pad_top = K/2 with x_rows = s.h is conv2d_forward's "same" padding and
+// pad_top = 0 with x_rows = s.h + K - 1 reads real rows on both sides.
+// Channel planes may lie further apart than their rows (views of taller
+// buffers): x_plane floats apart in x, y_plane in y, r_plane in residual;
+// images c * x_plane, o * y_plane and o * r_plane apart. Winograd's 4x4 tiles start at output
+// row 0, so a band whose first row is a multiple of 4 in the whole image
+// computes the bits the whole image does; whole_h (the whole image's output
+// rows) makes the Winograd-or-direct choice the whole image's.
+struct Conv2dRows {
+    int64_t x_rows, pad_top;
+    int64_t x_plane, y_plane, r_plane;
+    int64_t whole_h;
+};
+Conv2dRows conv2d_same_rows(const Conv2dShape& s);
+void conv2d_forward_rows(const float* x, const float* w, float* y, const Conv2dShape& s,
+                         const Conv2dEpilogue& e, const Conv2dRows& rows);
+
 // Backward of the plain convolution y = conv(x, w) + b (no epilogue: ReLU and
 // residual gradients are separate ops). dy (N, O, H, W) ->
 //   dx (N, C, H, W) written, dw (O, C, K, K) accumulated, db (O) accumulated.
@@ -106,6 +126,10 @@ void conv_transpose2d_backward(const float* x, const float* w, const float* dy, 
 // pixel_unshuffle: x (N, C, H, W) with H % r == 0, W % r == 0 -> y (N, C*r*r, H/r, W/r).
 // Pure data movement: bit-exact. The backward of one is the other.
 void pixel_shuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r);
+// The same over row bands (sr_native.streaming): channel planes x_plane and
+// y_plane floats apart instead of h * w and h * w * r * r; r up to 16.
+void pixel_shuffle_rows(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int r,
+                        int64_t x_plane, int64_t y_plane);
 void pixel_unshuffle(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w,
                      int r);
 
@@ -232,6 +256,8 @@ void max_pool2d_backward(const float* x, const float* dy, float* dx, const MaxPo
 namespace ref {
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dShape& s,
                     const Conv2dEpilogue& e);
+void conv2d_forward_rows(const float* x, const float* w, float* y, const Conv2dShape& s,
+                         const Conv2dEpilogue& e, const Conv2dRows& rows);
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
                      float* db, const Conv2dShape& s, const float* dx_residual = nullptr);
 void conv1x1_pair_forward(const float* x, const float* w1, const float* b1, const float* w2,
